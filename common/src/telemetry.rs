@@ -44,6 +44,14 @@ impl LogConfig {
     }
 }
 
+/// The `[metrics]` section: where the Prometheus exporter and the health
+/// endpoint listen. Off when `listen` is absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// Installs the global subscriber; call once, from `main`.
 pub fn init_logging(config: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()

@@ -1,1 +1,16 @@
-//! placeholder during bootstrap
+//! sonde-probe: captures traffic, builds flow records, classifies them, raises
+//! alerts and streams everything to a sonde collector over mutual TLS.
+//!
+//! This build holds the probe's configuration ([`config`]) and command line;
+//! capture, flows, DPI, alerts and export arrive stage by stage (see the
+//! repository README for the state of each).
+
+pub mod config;
+
+use std::path::Path;
+
+/// `sonde-probe --check-config FILE`: every problem of the file, exit code 0 or 2.
+pub fn check_config(path: &Path) -> u8 {
+    let outcome = sonde_common::config::check(path, config::check_io);
+    sonde_common::config::report_check::<config::ProbeConfig>(path, &outcome)
+}

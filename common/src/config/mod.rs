@@ -185,6 +185,44 @@ fn one_line(message: &str) -> String {
     }
 }
 
+/// `--check-config`: parse and validate, then, when that found nothing, the
+/// I/O checks in `io` (certificates readable, secrets present...). Returns every
+/// problem of the step that failed.
+pub fn check<T: DeserializeOwned + Validate>(
+    path: &Path,
+    io: impl FnOnce(&T, &mut Problems),
+) -> Result<T, ConfigError> {
+    let config: T = load(path)?;
+    let mut problems = Problems::new(path.display().to_string());
+    io(&config, &mut problems);
+    problems.into_result().map(|()| config)
+}
+
+/// Prints the outcome of [`check`] the way both binaries do and returns the
+/// process exit code: 0 valid, 2 problems (one line each on stderr).
+pub fn report_check<T>(path: &Path, outcome: &Result<T, ConfigError>) -> u8 {
+    match outcome {
+        Ok(_) => {
+            println!("{}: configuration is valid", path.display());
+            0
+        }
+        Err(ConfigError::Invalid(problems)) => {
+            eprintln!("{problems}");
+            let n = problems.len();
+            eprintln!(
+                "{}: {n} problem{} found",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            2
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            2
+        }
+    }
+}
+
 /// Checks a path-valued setting is not empty.
 pub fn require_path(problems: &mut Problems, key: &str, path: &Path) {
     problems.require(!path.as_os_str().is_empty(), key, || {

@@ -1,0 +1,169 @@
+//! The collector's configuration file (`collector.toml`): the gRPC listener and
+//! its certificates, the outputs (Elasticsearch, files), the spool.
+//!
+//! Parsing and the pure validation live here; the I/O checks (certificates,
+//! secrets) are in [`check_io`]. Every key is documented in
+//! docs/configuration.md, and `deploy/config/collector.example.toml` is parsed
+//! by a test.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use sonde_common::config::{ByteSize, Duration, Problems, SecretSource, Validate, require_path};
+use sonde_common::telemetry::{LogConfig, MetricsConfig};
+use sonde_common::tls::{self, TlsFiles};
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CollectorConfig {
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub elasticsearch: Option<ElasticsearchConfig>,
+    #[serde(default)]
+    pub spool: SpoolConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[server]`: where probes connect.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub tls: TlsFiles,
+    /// Streams older than this are closed (the probe reconnects at once), so
+    /// probes spread again over collector replicas after a scale-up.
+    #[serde(default = "default_max_connection_age")]
+    pub max_connection_age: Duration,
+}
+
+/// `[elasticsearch]`: absent means no Elasticsearch output.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ElasticsearchConfig {
+    /// One or more node URLs, `https://so-manager:9200`.
+    pub urls: Vec<String>,
+    /// CA that signed Elasticsearch's HTTP certificate (Security Onion's own CA).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretSource>,
+    #[serde(default)]
+    pub api_key: Option<SecretSource>,
+}
+
+/// `[spool]`: the on-disk store that holds batches while outputs are down.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SpoolConfig {
+    pub dir: PathBuf,
+    pub max_size: ByteSize,
+}
+
+fn default_max_connection_age() -> Duration {
+    Duration::from_secs(3600)
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("/var/lib/sonde-collector/spool"),
+            max_size: ByteSize(10 << 30),
+        }
+    }
+}
+
+impl Validate for CollectorConfig {
+    fn validate(&self, p: &mut Problems) {
+        self.server.tls.validate("server.tls", p);
+        p.require(
+            self.server.max_connection_age >= Duration::from_secs(60),
+            "server.max_connection_age",
+            || {
+                format!(
+                    "must be at least 1m (got \"{}\")",
+                    self.server.max_connection_age
+                )
+            },
+        );
+        if let Some(es) = &self.elasticsearch {
+            es.validate(p);
+        }
+        require_path(p, "spool.dir", &self.spool.dir);
+        p.require(
+            self.spool.max_size >= ByteSize::mib(64),
+            "spool.max_size",
+            || format!("must be at least 64MiB (got {})", self.spool.max_size),
+        );
+        self.log.validate(p);
+    }
+}
+
+impl ElasticsearchConfig {
+    fn validate(&self, p: &mut Problems) {
+        p.require(!self.urls.is_empty(), "elasticsearch.urls", || {
+            "must list at least one URL".into()
+        });
+        for (i, url) in self.urls.iter().enumerate() {
+            let ok = ["http://", "https://"].iter().any(|scheme| {
+                url.strip_prefix(scheme)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+            });
+            p.require(ok, &format!("elasticsearch.urls[{i}]"), || {
+                format!("must be an http:// or https:// URL (got \"{url}\")")
+            });
+        }
+        match (&self.username, &self.password, &self.api_key) {
+            (Some(_), Some(_), Some(_)) => p.push(
+                "elasticsearch.api_key",
+                "set either username/password or api_key, not both",
+            ),
+            (Some(_), None, _) => p.push(
+                "elasticsearch.password",
+                "username is set but password is not",
+            ),
+            (None, Some(_), _) => p.push(
+                "elasticsearch.username",
+                "password is set but username is not",
+            ),
+            _ => {}
+        }
+        if let Some(pw) = &self.password {
+            pw.validate("elasticsearch.password", p);
+        }
+        if let Some(key) = &self.api_key {
+            key.validate("elasticsearch.api_key", p);
+        }
+        if let Some(ca) = &self.ca {
+            require_path(p, "elasticsearch.ca", ca);
+        }
+    }
+}
+
+/// The I/O half of `--check-config`: certificates load and match, secrets can
+/// be read. It does not contact Elasticsearch (`sonde-collector check` does).
+pub fn check_io(config: &CollectorConfig, p: &mut Problems) {
+    match config.server.tls.load() {
+        Ok(loaded) => {
+            if let Err(e) = loaded.server_config() {
+                p.push("server.tls", e.to_string());
+            }
+        }
+        Err(e) => p.push("server.tls", e.to_string()),
+    }
+    if let Some(es) = &config.elasticsearch {
+        for (key, secret) in [
+            ("elasticsearch.password", &es.password),
+            ("elasticsearch.api_key", &es.api_key),
+        ] {
+            if let Some(Err(e)) = secret.as_ref().map(SecretSource::read) {
+                p.push(key, e.to_string());
+            }
+        }
+        if let Some(Err(e)) = es.ca.as_deref().map(tls::load_roots) {
+            p.push("elasticsearch.ca", e.to_string());
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `sonde-collector` command line: parse arguments and hand over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use sonde_collector::certs::{self, InitRequest};
+
+/// sonde collector: receives flows and alerts from sonde probes over mutual
+/// TLS and indexes them as ECS documents for Security Onion.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about,
+    arg_required_else_help = true,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    /// Check a configuration file (syntax, values, certificates, secrets) and
+    /// exit: 0 when valid, 2 with every problem listed.
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Certificates for mutual TLS between probes and the collector.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Create a CA, a collector server certificate and one client certificate
+    /// per probe (a quick start; any PKI that issues the same works too).
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// Directory to write the PEM files to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// DNS name probes use to reach the collector (its certificate's name).
+    #[arg(long, value_name = "NAME")]
+    collector_name: String,
+    /// Another DNS name or IP address of the collector (repeatable).
+    #[arg(long = "collector-alt-name", value_name = "NAME|IP")]
+    collector_alt_names: Vec<String>,
+    /// A probe's name, which becomes its identity (repeatable).
+    #[arg(long = "probe", value_name = "NAME", required = true)]
+    probes: Vec<String>,
+    /// Validity of the collector and probe certificates, in days (the CA gets 10 years).
+    #[arg(long, default_value_t = 825, value_name = "DAYS")]
+    days: u32,
+    /// Replace existing files.
+    #[arg(long)]
+    force: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match (cli.check_config, cli.command) {
+        (Some(path), _) => sonde_collector::check_config(&path),
+        (None, Some(Command::Certs(CertsCommand::Init(args)))) => certs_init(args),
+        (None, None) => {
+            eprintln!("nothing to do: see sonde-collector --help");
+            2
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn certs_init(args: InitArgs) -> u8 {
+    let request = InitRequest {
+        dir: args.dir,
+        collector_name: args.collector_name,
+        collector_alt_names: args.collector_alt_names,
+        probes: args.probes,
+        days: args.days,
+        force: args.force,
+    };
+    match certs::init(&request) {
+        Ok(report) => {
+            print!("{report}");
+            0
+        }
+        Err(e) => {
+            eprintln!("sonde-collector certs init: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the sonde-probe binary and library.
+
+mod cli;

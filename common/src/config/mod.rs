@@ -176,7 +176,7 @@ fn one_line(message: &str) -> String {
     let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
     let head = lines.next().unwrap_or_default().to_owned();
     // "TOML parse error at line 3, column 17" + the last line is the reason.
-    match lines.last() {
+    match lines.next_back() {
         Some(reason) if head.starts_with("TOML parse error") => format!(
             "{reason} ({})",
             head.trim_start_matches("TOML parse error ")

@@ -286,7 +286,7 @@ fn zeek_conn_log_ids_hold_even_with_a_reordered_handshake() {
         .find(|l| !l.starts_with('#'))
         .unwrap()
         .to_owned();
-        let want = line.split('\t').last().unwrap();
+        let want = line.split('\t').next_back().unwrap();
         let ids: BTreeSet<String> =
             tuples(&testdata(&format!("community-id/zeek/pcaps/{name}.pcap")))
                 .iter()

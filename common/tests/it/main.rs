@@ -1,5 +1,11 @@
 //! Integration tests of sonde-common against third-party reference data.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic is a failed test"
+)]
+
 mod community_id;
 mod config;
 mod tls;

@@ -178,7 +178,7 @@ fn identity_falls_back_to_the_common_name_without_a_dns_san() {
 fn a_key_that_does_not_match_the_certificate_is_reported() {
     let pki = pki();
     let mut files = pki.probe.clone();
-    files.key = pki.server.key.clone();
+    files.key = pki.server.key;
     let err = files
         .load()
         .unwrap()
@@ -197,7 +197,7 @@ fn missing_and_garbage_files_are_clear_errors() {
     assert!(err.starts_with("cannot read certificate"), "{err}");
     let garbage = pki.probe.key.with_extension("garbage");
     std::fs::write(&garbage, "not a pem file").unwrap();
-    let mut files = pki.probe.clone();
+    let mut files = pki.probe;
     files.ca = garbage;
     let err = files.load().unwrap_err().to_string();
     assert!(err.contains("no usable PEM certificate"), "{err}");

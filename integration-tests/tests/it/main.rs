@@ -1,1 +1,9 @@
-//! placeholder during bootstrap
+//! End-to-end tests: real binaries, real Elasticsearch.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic is a failed test"
+)]
+
+mod elasticsearch;

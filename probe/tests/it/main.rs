@@ -1,3 +1,9 @@
 //! Integration tests of the sonde-probe binary and library.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic is a failed test"
+)]
+
 mod cli;

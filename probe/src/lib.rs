@@ -6,6 +6,7 @@
 //! repository README for the state of each).
 
 pub mod config;
+pub mod decode;
 
 use std::path::Path;
 

@@ -1,0 +1,264 @@
+//! Decode: one captured frame in, one [`Decoded`] packet (addresses, ports,
+//! lengths, TCP header fields, payload) or a [`Skip`] reason out.
+//!
+//! - Link layers ([`LinkType`]): Ethernet with 802.1Q/802.1ad VLAN tags (QinQ;
+//!   the outer id is the flow's VLAN), Linux cooked capture v1 and v2, raw IP,
+//!   BSD loopback/null. Link headers are parsed here with bounds checks; the
+//!   IP layer (IPv4 options, IPv6 extension headers, fragments) by etherparse.
+//! - Transport headers (TCP, UDP, ICMP, ICMPv6, SCTP ports) are read here from
+//!   the IP payload, so the first fragment of a fragmented datagram still yields
+//!   its ports. Later fragments carry no transport header: they are returned as
+//!   [`Fragment::Later`] for the flow table to attribute (see [`fragments`]).
+//! - Lengths come from the IP header (wire lengths), not from the captured
+//!   bytes, so a snaplen-truncated capture still counts true bytes.
+//!
+//! Hot path: no allocation, `Copy` error enum, every read bounds-checked.
+
+pub mod fragments;
+mod link;
+
+use std::net::IpAddr;
+
+use etherparse::LaxIpSlice;
+
+pub use link::LinkType;
+
+/// IANA protocol numbers the decoder knows.
+pub mod proto {
+    pub const ICMP: u8 = 1;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    pub const ICMPV6: u8 = 58;
+    pub const SCTP: u8 = 132;
+}
+
+/// TCP flag bits (RFC 9293 §3.1).
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+}
+
+/// A decoded IP packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// Outer VLAN id, 0 when untagged.
+    pub vlan: u16,
+    pub src_mac: Option<[u8; 6]>,
+    pub dst_mac: Option<[u8; 6]>,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    /// Ports for TCP/UDP/SCTP; ICMP type and code; 0 otherwise.
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// Bytes of the IP packet on the wire (header included).
+    pub ip_len: u32,
+    /// Bytes above the transport header, from the header lengths.
+    pub payload_len: u32,
+    pub tcp: Option<TcpHeader>,
+    pub fragment: Fragment,
+    /// The captured payload above the transport header (may be shorter than
+    /// `payload_len` when the capture was truncated).
+    pub payload: &'a [u8],
+}
+
+/// The TCP header fields the flow table needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpHeader {
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub window: u16,
+}
+
+/// Where a packet stands in IP fragmentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fragment {
+    /// A whole datagram.
+    None,
+    /// The first fragment: it has the transport header and the ports.
+    First { id: u32 },
+    /// A later fragment: no transport header; ports are unknown here.
+    Later { id: u32 },
+}
+
+/// Why a frame was not decoded into an IP packet; each is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// The link header is cut short.
+    TruncatedLink,
+    /// Not IP (ARP, LLDP, STP...): normal traffic we do not track.
+    NotIp,
+    /// The IP header is cut short.
+    TruncatedIp,
+    /// The IP header is invalid (bad version, bad length fields).
+    MalformedIp,
+    /// The transport header is cut short (e.g. a tiny snaplen).
+    TruncatedTransport,
+    /// A link type this build cannot decode.
+    UnsupportedLink,
+}
+
+impl Skip {
+    pub const ALL: [Skip; 6] = [
+        Skip::TruncatedLink,
+        Skip::NotIp,
+        Skip::TruncatedIp,
+        Skip::MalformedIp,
+        Skip::TruncatedTransport,
+        Skip::UnsupportedLink,
+    ];
+
+    /// Stable name for metrics and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Skip::TruncatedLink => "truncated_link",
+            Skip::NotIp => "not_ip",
+            Skip::TruncatedIp => "truncated_ip",
+            Skip::MalformedIp => "malformed_ip",
+            Skip::TruncatedTransport => "truncated_transport",
+            Skip::UnsupportedLink => "unsupported_link",
+        }
+    }
+}
+
+/// Decodes one frame of the given link type.
+pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
+    let l2 = link::parse(link, frame)?;
+    let mut packet = decode_ip(l2.ip)?;
+    packet.vlan = l2.vlan;
+    packet.src_mac = l2.src_mac;
+    packet.dst_mac = l2.dst_mac;
+    Ok(packet)
+}
+
+/// Decodes an IP packet (the bytes after the link header).
+fn decode_ip(bytes: &[u8]) -> Result<Decoded<'_>, Skip> {
+    use etherparse::err::ip::LaxHeaderSliceError;
+
+    let (ip, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|e| match e {
+        LaxHeaderSliceError::Len(_) => Skip::TruncatedIp,
+        LaxHeaderSliceError::Content(_) => Skip::MalformedIp,
+    })?;
+    let (ip_len, fragment) = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let id = u32::from(h.identification());
+            let fragment = match (h.fragments_offset().value(), h.more_fragments()) {
+                (0, false) => Fragment::None,
+                (0, true) => Fragment::First { id },
+                _ => Fragment::Later { id },
+            };
+            (u32::from(h.total_len()), fragment)
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let mut fragment = Fragment::None;
+            for ext in v6.extensions().clone() {
+                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
+                    let id = f.identification();
+                    fragment = match (f.fragment_offset().value(), f.more_fragments()) {
+                        (0, false) => Fragment::None,
+                        (0, true) => Fragment::First { id },
+                        _ => Fragment::Later { id },
+                    };
+                }
+            }
+            (40 + u32::from(v6.header().payload_length()), fragment)
+        }
+    };
+    let payload = ip.payload();
+    let header_len = match &ip {
+        LaxIpSlice::Ipv4(v4) => u32::from(v4.header().ihl()) * 4,
+        LaxIpSlice::Ipv6(v6) => 40 + v6.extensions().slice().len() as u32,
+    };
+    // A length field of 0 (TSO/GSO captures, jumbograms): trust the capture.
+    let captured = header_len + payload.payload.len() as u32;
+    let ip_len = if ip_len <= header_len && captured > header_len {
+        captured
+    } else {
+        ip_len
+    };
+    let l4_wire = ip_len.saturating_sub(header_len);
+
+    let mut packet = Decoded {
+        vlan: 0,
+        src_mac: None,
+        dst_mac: None,
+        src: ip.source_addr(),
+        dst: ip.destination_addr(),
+        proto: payload.ip_number.0,
+        src_port: 0,
+        dst_port: 0,
+        ip_len,
+        payload_len: 0,
+        tcp: None,
+        fragment,
+        payload: &[],
+    };
+    if let Fragment::Later { .. } = fragment {
+        packet.payload_len = l4_wire;
+        return Ok(packet);
+    }
+    transport(&mut packet, payload.payload, l4_wire)?;
+    Ok(packet)
+}
+
+/// Reads the transport header at the start of `l4` (captured bytes) whose wire
+/// length is `l4_wire`.
+fn transport<'a>(p: &mut Decoded<'a>, l4: &'a [u8], l4_wire: u32) -> Result<(), Skip> {
+    let u16_at = |at: usize| -> Result<u16, Skip> {
+        l4.get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .ok_or(Skip::TruncatedTransport)
+    };
+    let u32_at = |at: usize| -> Result<u32, Skip> {
+        l4.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or(Skip::TruncatedTransport)
+    };
+    let header_len: usize = match p.proto {
+        // RFC 9293 §3.1: data offset in 32-bit words, at least 5.
+        proto::TCP => {
+            let offset_byte = *l4.get(12).ok_or(Skip::TruncatedTransport)?;
+            let header_len = usize::from(offset_byte >> 4) * 4;
+            if header_len < 20 {
+                return Err(Skip::TruncatedTransport);
+            }
+            p.src_port = u16_at(0)?;
+            p.dst_port = u16_at(2)?;
+            p.tcp = Some(TcpHeader {
+                seq: u32_at(4)?,
+                ack: u32_at(8)?,
+                flags: *l4.get(13).ok_or(Skip::TruncatedTransport)?,
+                window: u16_at(14)?,
+            });
+            header_len
+        }
+        // RFC 768 (UDP) and RFC 9260 §3.1 (SCTP common header): ports first.
+        proto::UDP | proto::SCTP => {
+            p.src_port = u16_at(0)?;
+            p.dst_port = u16_at(2)?;
+            if p.proto == proto::UDP { 8 } else { 12 }
+        }
+        // RFC 792 / RFC 4443: type and code, then 2 bytes of checksum.
+        proto::ICMP | proto::ICMPV6 => {
+            p.src_port = u16::from(*l4.first().ok_or(Skip::TruncatedTransport)?);
+            p.dst_port = u16::from(*l4.get(1).ok_or(Skip::TruncatedTransport)?);
+            // The rest (identifier, sequence, quoted packet) is payload.
+            4
+        }
+        _ => 0,
+    };
+    p.payload_len = l4_wire.saturating_sub(header_len as u32);
+    p.payload = l4.get(header_len..).unwrap_or(&[]);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

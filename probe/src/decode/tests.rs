@@ -1,0 +1,246 @@
+//! Decoder tests on packets built with etherparse's PacketBuilder, plus
+//! "never panics" properties over truncated and random frames.
+
+use etherparse::PacketBuilder;
+use proptest::prelude::*;
+
+use super::*;
+
+const MAC_A: [u8; 6] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
+const MAC_B: [u8; 6] = [0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb];
+
+fn tcp_syn_v4_vlan() -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .single_vlan(100.try_into().unwrap())
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .tcp(40000, 443, 1000, 64240)
+        .syn()
+        .write(&mut out, &[])
+        .unwrap();
+    out
+}
+
+#[test]
+fn ethernet_vlan_ipv4_tcp_syn_is_decoded() {
+    let frame = tcp_syn_v4_vlan();
+    let p = decode(LinkType::Ethernet, &frame).unwrap();
+    assert_eq!(p.vlan, 100);
+    assert_eq!(p.src_mac, Some(MAC_A));
+    assert_eq!(p.dst_mac, Some(MAC_B));
+    assert_eq!(p.src, "10.0.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!((p.proto, p.src_port, p.dst_port), (proto::TCP, 40000, 443));
+    assert_eq!(p.ip_len, 40);
+    assert_eq!(p.payload_len, 0);
+    let tcp = p.tcp.unwrap();
+    assert_eq!(tcp.flags, tcp_flags::SYN);
+    assert_eq!((tcp.seq, tcp.window), (1000, 64240));
+    assert_eq!(p.fragment, Fragment::None);
+}
+
+#[test]
+fn qinq_uses_the_outer_vlan_id() {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .double_vlan(10.try_into().unwrap(), 20.try_into().unwrap())
+        .ipv4([1, 1, 1, 1], [2, 2, 2, 2], 64)
+        .udp(53, 5353)
+        .write(&mut out, b"abc")
+        .unwrap();
+    let p = decode(LinkType::Ethernet, &out).unwrap();
+    assert_eq!(p.vlan, 10);
+    assert_eq!(
+        (p.proto, p.src_port, p.dst_port, p.payload_len),
+        (proto::UDP, 53, 5353, 3)
+    );
+    assert_eq!(p.payload, b"abc");
+}
+
+#[test]
+fn ipv6_udp_over_raw_ip_and_linux_cooked_captures() {
+    let mut ip = Vec::new();
+    PacketBuilder::ipv6(
+        [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        64,
+    )
+    .udp(1234, 53)
+    .write(&mut ip, &[0u8; 12])
+    .unwrap();
+    let raw = decode(LinkType::RawIp, &ip).unwrap();
+    assert_eq!(
+        (
+            raw.proto,
+            raw.src_port,
+            raw.dst_port,
+            raw.payload_len,
+            raw.ip_len
+        ),
+        (proto::UDP, 1234, 53, 12, 60)
+    );
+    assert!(raw.src.is_ipv6() && raw.src_mac.is_none());
+
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x86, 0xdd];
+    sll.extend_from_slice(&ip);
+    assert_eq!(decode(LinkType::LinuxSll, &sll).unwrap(), raw);
+
+    let mut sll2 = vec![
+        0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+    ];
+    sll2.extend_from_slice(&ip);
+    assert_eq!(decode(LinkType::LinuxSll2, &sll2).unwrap(), raw);
+
+    let mut null = 30u32.to_le_bytes().to_vec();
+    null.extend_from_slice(&ip);
+    assert_eq!(decode(LinkType::Null, &null).unwrap(), raw);
+    let mut lo = 24u32.to_be_bytes().to_vec();
+    lo.extend_from_slice(&ip);
+    assert_eq!(decode(LinkType::Loop, &lo).unwrap(), raw);
+}
+
+#[test]
+fn icmp_type_and_code_stand_in_for_ports() {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .icmpv4_echo_request(7, 1)
+        .write(&mut out, b"ping")
+        .unwrap();
+    let p = decode(LinkType::RawIp, &out).unwrap();
+    assert_eq!((p.proto, p.src_port, p.dst_port), (proto::ICMP, 8, 0));
+}
+
+#[test]
+fn non_ip_and_unsupported_frames_are_skipped_with_a_reason() {
+    let mut arp = vec![0xff; 12];
+    arp.extend_from_slice(&[0x08, 0x06]);
+    arp.extend_from_slice(&[0; 28]);
+    assert_eq!(decode(LinkType::Ethernet, &arp), Err(Skip::NotIp));
+    assert_eq!(
+        decode(LinkType::Ethernet, &[0; 10]),
+        Err(Skip::TruncatedLink)
+    );
+    assert_eq!(
+        decode(LinkType::Other(147), &[0; 64]),
+        Err(Skip::UnsupportedLink)
+    );
+    let mut bad_version = tcp_syn_v4_vlan();
+    bad_version[18] = 0x75; // IP version 7
+    assert_eq!(
+        decode(LinkType::Ethernet, &bad_version),
+        Err(Skip::MalformedIp)
+    );
+}
+
+#[test]
+fn truncated_capture_keeps_wire_lengths() {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .tcp(40000, 80, 1, 1000)
+        .write(&mut out, &[b'x'; 1000])
+        .unwrap();
+    out.truncate(96); // a 96-byte snaplen
+    let p = decode(LinkType::Ethernet, &out).unwrap();
+    assert_eq!(p.ip_len, 1040);
+    assert_eq!(p.payload_len, 1000);
+    assert_eq!(p.payload.len(), 96 - 14 - 40);
+}
+
+fn fragmented_udp() -> (Vec<u8>, Vec<u8>) {
+    // One UDP datagram of 8 + 24 bytes split after 16 bytes of IP payload.
+    let mut whole = Vec::new();
+    PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(5000, 6000)
+        .write(&mut whole, &[7u8; 24])
+        .unwrap();
+    let header = &whole[..20];
+    let mut first = header.to_vec();
+    first.extend_from_slice(&whole[20..36]);
+    first[2..4].copy_from_slice(&36u16.to_be_bytes());
+    first[6] = 0x20; // MF, offset 0
+    let mut later = header.to_vec();
+    later.extend_from_slice(&whole[36..]);
+    later[2..4].copy_from_slice(&((20 + whole.len() - 36) as u16).to_be_bytes());
+    later[6] = 0x00;
+    later[7] = 2; // offset 2 * 8 = 16 bytes
+    for packet in [&mut first, &mut later] {
+        packet[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+    }
+    (first, later)
+}
+
+#[test]
+fn first_fragment_has_ports_and_later_ones_are_attributed() {
+    let (first, later) = fragmented_udp();
+    let mut tracker = fragments::FragmentTracker::new(16, 30_000_000);
+    let mut a = decode(LinkType::RawIp, &first).unwrap();
+    assert_eq!(a.fragment, Fragment::First { id: 0x1234 });
+    assert_eq!((a.src_port, a.dst_port), (5000, 6000));
+    assert_eq!(tracker.observe(&mut a, 1), fragments::Attribution::Whole);
+
+    let mut b = decode(LinkType::RawIp, &later).unwrap();
+    assert_eq!(b.fragment, Fragment::Later { id: 0x1234 });
+    assert_eq!((b.src_port, b.dst_port, b.payload_len), (0, 0, 16));
+    assert_eq!(
+        tracker.observe(&mut b, 2),
+        fragments::Attribution::Attributed
+    );
+    assert_eq!((b.src_port, b.dst_port), (5000, 6000));
+
+    let mut orphan = decode(LinkType::RawIp, &later).unwrap();
+    let mut fresh = fragments::FragmentTracker::new(16, 30_000_000);
+    assert_eq!(
+        fresh.observe(&mut orphan, 2),
+        fragments::Attribution::Unattributed
+    );
+}
+
+#[test]
+fn fragment_tracker_is_bounded_and_forgets_old_datagrams() {
+    let (first, later) = fragmented_udp();
+    let mut tracker = fragments::FragmentTracker::new(4, 30_000_000);
+    for id in 0..10u16 {
+        let mut f = first.clone();
+        f[4..6].copy_from_slice(&id.to_be_bytes());
+        let mut p = decode(LinkType::RawIp, &f).unwrap();
+        tracker.observe(&mut p, u64::from(id));
+    }
+    assert_eq!(tracker.len(), 4);
+    let mut p = decode(LinkType::RawIp, &later).unwrap();
+    // id 0x1234 was never recorded; and after the timeout everything is gone.
+    assert_eq!(
+        tracker.observe(&mut p, 100_000_000),
+        fragments::Attribution::Unattributed
+    );
+    assert!(tracker.is_empty());
+}
+
+#[test]
+fn every_truncation_of_real_frames_decodes_or_skips_without_panic() {
+    let (first, later) = fragmented_udp();
+    for (link, frame) in [
+        (LinkType::Ethernet, tcp_syn_v4_vlan()),
+        (LinkType::RawIp, first),
+        (LinkType::RawIp, later),
+    ] {
+        for len in 0..=frame.len() {
+            let _ = decode(link, &frame[..len]);
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn decode_never_panics_on_random_frames(bytes in proptest::collection::vec(any::<u8>(), 0..200), dlt in 0i32..300) {
+        let _ = decode(LinkType::from_dlt(dlt), &bytes);
+    }
+
+    #[test]
+    fn decode_never_panics_on_mutated_tcp_frames(flips in proptest::collection::vec((0usize..58, any::<u8>()), 1..8)) {
+        let mut frame = tcp_syn_v4_vlan();
+        for (at, value) in flips {
+            if let Some(b) = frame.get_mut(at) { *b = value; }
+        }
+        let _ = decode(LinkType::Ethernet, &frame);
+    }
+}

@@ -1,5 +1,7 @@
 //! Compiles `sonde/v1/*.proto` with protox (a pure-Rust protobuf compiler), so
-//! the build needs no system `protoc`.
+//! the build needs no system `protoc`. Messages also derive `serde::Serialize`
+//! (for `sonde-probe read --emit records`), with IP and MAC bytes written as
+//! text and enums by name.
 
 use std::path::Path;
 
@@ -9,9 +11,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={file}");
     }
     let descriptors = protox::compile(files, [Path::new(".")])?;
-    tonic_prost_build::configure()
+    let mut config = tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(descriptors)?;
+        .type_attribute(".sonde.v1", "#[derive(serde::Serialize)]");
+    for field in [
+        ".sonde.v1.Endpoint.ip",
+        ".sonde.v1.Alert.attacker_ip",
+        ".sonde.v1.Alert.victim_ip",
+    ] {
+        config = config.field_attribute(field, "#[serde(serialize_with = \"crate::text::ip\")]");
+    }
+    config = config.field_attribute(
+        ".sonde.v1.Endpoint.mac",
+        "#[serde(serialize_with = \"crate::text::mac\")]",
+    );
+    for (field, kind) in [
+        (".sonde.v1.Flow.end_reason", "EndReason"),
+        (".sonde.v1.FlowRisk.severity", "Severity"),
+        (".sonde.v1.Alert.severity", "Severity"),
+        (".sonde.v1.Alert.source", "AlertSource"),
+        (".sonde.v1.Alert.entity", "EntityKind"),
+        (".sonde.v1.Alert.lifecycle", "Lifecycle"),
+        (".sonde.v1.Nack.code", "NackCode"),
+    ] {
+        let attr = format!(
+            "#[serde(serialize_with = \"crate::text::enum_name::<crate::v1::{kind}, _>\")]"
+        );
+        config = config.field_attribute(field, attr);
+    }
+    config.compile_fds(descriptors)?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 mod community_id;
 mod config;
+mod ecs;
 mod tls;
 
 use std::path::PathBuf;

@@ -1,0 +1,266 @@
+//! Layer-7 part of a flow document: the nDPI classification (`network.protocol`,
+//! `network.application`, `sonde.l7.*`) and protocol metadata in its ECS homes
+//! (`tls.*`, `dns.*`, `http.*`, `url.*`, `user_agent.original`), with what ECS
+//! has no field for under `sonde.*`.
+
+use sonde_proto::v1::{DnsInfo, HttpInfo, L7, TlsInfo};
+
+use super::doc::Doc;
+use super::values::rfc3339_us;
+
+/// Most `l7.extra` entries indexed per document: each one is a field in the
+/// index mapping, and Elasticsearch refuses documents past its field limit.
+const MAX_EXTRA: usize = 64;
+
+pub(super) fn put_l7(doc: &mut Doc, l7: &L7) {
+    let protocol = l7.protocol.trim();
+    // nDPI says "Unknown" when it could not classify; that is no protocol.
+    let protocol = if protocol.eq_ignore_ascii_case("unknown") {
+        ""
+    } else {
+        protocol
+    };
+    let application = l7.application.trim();
+    doc.put_str("network.protocol", &protocol.to_lowercase());
+    doc.put_str("network.application", &application.to_lowercase());
+    // nDPI's own notation, e.g. "TLS.Amazon", for those who search by it.
+    let name = match (protocol.is_empty(), application.is_empty()) {
+        (false, false) => format!("{protocol}.{application}"),
+        (false, true) => protocol.to_owned(),
+        _ => application.to_owned(),
+    };
+    doc.put_str("sonde.l7.name", &name);
+    doc.put_str("sonde.l7.category", &l7.category);
+
+    if let Some(tls) = &l7.tls {
+        put_tls(doc, tls, protocol);
+    }
+    if let Some(dns) = &l7.dns {
+        put_dns(doc, dns);
+    }
+    if let Some(http) = &l7.http {
+        put_http(doc, http);
+    }
+    if let Some(ssh) = &l7.ssh {
+        doc.put_str("sonde.ssh.client_software", &ssh.client_software);
+        doc.put_str("sonde.ssh.server_software", &ssh.server_software);
+    }
+    put_extra(doc, l7);
+}
+
+fn put_tls(doc: &mut Doc, tls: &TlsInfo, protocol: &str) {
+    doc.put_str("tls.client.server_name", &tls.sni);
+    let version = tls.negotiated_version.trim();
+    if !version.is_empty() {
+        doc.put("tls.version", version);
+        // ECS splits "TLSv1.3" into version "1.3" and protocol "tls"; SSL 2.0
+        // and 3.0 are the versions that are not TLS.
+        let family = if protocol.eq_ignore_ascii_case("dtls") {
+            "dtls"
+        } else if matches!(version, "2.0" | "3.0") {
+            "ssl"
+        } else {
+            "tls"
+        };
+        doc.put("tls.version_protocol", family);
+    }
+    doc.put_str("sonde.tls.client_version", &tls.client_version);
+    doc.put_str("tls.cipher", &tls.cipher);
+    doc.put_str("tls.client.ja3", &tls.ja3);
+    doc.put_str("tls.server.ja3s", &tls.ja3s);
+    // ECS 8.17 has no JA4 field.
+    doc.put_str("sonde.tls.ja4", &tls.ja4);
+    let alpn: Vec<&str> = tls
+        .alpn
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if let Some(first) = alpn.first() {
+        // ECS: "per the values in the IANA registry, this string should be lower case".
+        doc.put("tls.next_protocol", first.to_lowercase());
+    }
+    doc.put_list("sonde.tls.alpn", alpn);
+    doc.put_str("tls.server.subject", &tls.server_subject);
+    doc.put_str("tls.server.issuer", &tls.server_issuer);
+    doc.put_opt(
+        "tls.server.not_before",
+        rfc3339_us(tls.server_not_before_us),
+    );
+    doc.put_opt("tls.server.not_after", rfc3339_us(tls.server_not_after_us));
+    let sha1 = tls.server_sha1.trim();
+    if sha1.len() == 40 && sha1.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // ECS wants hashes in uppercase, as its example shows.
+        doc.put("tls.server.hash.sha1", sha1.to_ascii_uppercase());
+    }
+}
+
+fn put_dns(doc: &mut Doc, dns: &DnsInfo) {
+    let response = dns.response_code.trim();
+    // proto3 cannot tell transaction id 0 from unset, so the record counts as
+    // DNS (and the id as real) only when something else was parsed.
+    if dns.query.trim().is_empty() && response.is_empty() && dns.answers.is_empty() {
+        return;
+    }
+    doc.put_str("dns.question.name", &dns.query);
+    doc.put_str("dns.question.type", &dns.query_type);
+    doc.put_str("dns.response_code", response);
+    doc.put("dns.id", dns.transaction_id.to_string());
+    doc.put(
+        "dns.type",
+        if response.is_empty() {
+            "query"
+        } else {
+            "answer"
+        },
+    );
+    let mut answers = Vec::new();
+    let mut resolved = Vec::new();
+    for answer in &dns.answers {
+        let mut entry = Doc::default();
+        entry.put_str("name", &answer.name);
+        entry.put_str("type", &answer.r#type);
+        entry.put_str("data", &answer.data);
+        if entry.is_empty() {
+            continue;
+        }
+        // A TTL of 0 is meaningful (do not cache), so it is kept.
+        entry.put("ttl", answer.ttl);
+        answers.push(entry.into_value());
+        // ECS dns.resolved_ip: the addresses of A and AAAA answers.
+        if matches!(answer.r#type.trim(), "A" | "AAAA") {
+            if let Ok(addr) = answer.data.trim().parse::<std::net::IpAddr>() {
+                let addr = addr.to_string();
+                if !resolved.contains(&addr) {
+                    resolved.push(addr);
+                }
+            }
+        }
+    }
+    doc.put_list("dns.answers", answers);
+    doc.put_list("dns.resolved_ip", resolved);
+}
+
+fn put_http(doc: &mut Doc, http: &HttpInfo) {
+    doc.put_str("http.request.method", &http.method);
+    if (100..=999).contains(&http.status) {
+        doc.put("http.response.status_code", http.status);
+    }
+    // ECS wants "1.1", not "HTTP/1.1".
+    let version = http.version.trim();
+    let version = match version.get(..5) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("http/") => {
+            version.get(5..).unwrap_or_default()
+        }
+        _ => version,
+    };
+    doc.put_str("http.version", version);
+    // The media type without parameters ("text/html; charset=utf-8").
+    let mime = http.content_type.split(';').next().unwrap_or_default();
+    doc.put_str("http.response.mime_type", &mime.trim().to_ascii_lowercase());
+    let (host, port) = split_host_port(http.host.trim());
+    doc.put_str("url.domain", host);
+    doc.put_opt("url.port", port);
+    let url = http.url.trim();
+    doc.put_str("url.original", url);
+    let (path, query) = path_and_query(url);
+    doc.put_str("url.path", path);
+    doc.put_str("url.query", query);
+    doc.put_str("user_agent.original", &http.user_agent);
+}
+
+/// Splits a Host header into host and port: `example.com:8080`, `[2001:db8::1]:80`;
+/// a bare IPv6 address has no port.
+fn split_host_port(host: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = host.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((addr, tail)) => (addr, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (host, None),
+        };
+    }
+    match host.split_once(':') {
+        Some((name, port)) if !port.contains(':') => match port.parse() {
+            Ok(port) => (name, Some(port)),
+            Err(_) => (host, None),
+        },
+        _ => (host, None),
+    }
+}
+
+/// Path and query of a request target (RFC 9112 §3.2): origin form `/p?q`
+/// or absolute form `http://h/p?q`; authority (`CONNECT`) and asterisk
+/// forms have neither.
+fn path_and_query(target: &str) -> (&str, &str) {
+    let target = target.split('#').next().unwrap_or_default();
+    let rest = match target.find("://") {
+        Some(at) => {
+            let after = target.get(at + 3..).unwrap_or_default();
+            after
+                .find('/')
+                .and_then(|slash| after.get(slash..))
+                .unwrap_or_default()
+        }
+        None if target.starts_with('/') => target,
+        None => "",
+    };
+    rest.split_once('?').unwrap_or((rest, ""))
+}
+
+/// `l7.extra` under `sonde.l7.extra.<key>`. Keys are lowercased and stripped to
+/// `[a-z0-9_.]` so they make valid, predictable field names; keys left empty or
+/// with empty segments are dropped, and in sorted key order the first of two
+/// clashing keys (`dhcp` vs `dhcp.hostname`) wins, so output is deterministic.
+fn put_extra(doc: &mut Doc, l7: &L7) {
+    let mut entries: Vec<(&String, &String)> = l7.extra.iter().collect();
+    entries.sort();
+    let mut written = 0;
+    for (key, value) in entries {
+        if written == MAX_EXTRA {
+            break;
+        }
+        let key: String = key
+            .chars()
+            .map(|c| c.to_ascii_lowercase())
+            .filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '.'))
+            .collect();
+        let value = value.trim();
+        if key.is_empty() || value.is_empty() {
+            continue;
+        }
+        if doc.put(&format!("sonde.l7.extra.{key}"), value) {
+            written += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_headers_split_into_host_and_port() {
+        assert_eq!(split_host_port("example.com"), ("example.com", None));
+        assert_eq!(
+            split_host_port("example.com:8080"),
+            ("example.com", Some(8080))
+        );
+        assert_eq!(
+            split_host_port("[2001:db8::1]:80"),
+            ("2001:db8::1", Some(80))
+        );
+        assert_eq!(split_host_port("2001:db8::1"), ("2001:db8::1", None));
+        assert_eq!(
+            split_host_port("example.com:99999"),
+            ("example.com:99999", None)
+        );
+    }
+
+    #[test]
+    fn request_targets_give_path_and_query() {
+        assert_eq!(path_and_query("/a/b?x=1#f"), ("/a/b", "x=1"));
+        assert_eq!(path_and_query("http://h:8080/p?q"), ("/p", "q"));
+        assert_eq!(path_and_query("http://h"), ("", ""));
+        assert_eq!(path_and_query("example.com:443"), ("", ""));
+        assert_eq!(path_and_query("*"), ("", ""));
+    }
+}

@@ -1,0 +1,350 @@
+//! ECS flow documents against the ECS 8.17 field definitions in
+//! `testdata/ecs` (every field exists, with a compatible JSON type), exact
+//! values for a TLS flow, and garbage records that must map without panicking.
+
+mod fixtures;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+use sonde_common::ecs::{Observer, flow_document};
+use sonde_proto::v1::{Flow, L7};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::testdata;
+use fixtures::{
+    dns_flow, garbage_flow, icmp_flow, interim_ssh_flow, ipv6_http_flow, observer, realistic,
+    tls_flow,
+};
+
+/// Fields SO 2.4 uses outside ECS: its zeek.conn pipeline's `connection.*`.
+const SO_FIELDS: [&str; 3] = [
+    "connection.state",
+    "connection.state_description",
+    "connection.history",
+];
+
+/// ECS field name -> type, from `ecs_flat.yml`: keys start at column 0, and
+/// each definition has a `  type:` line.
+fn ecs_fields() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(testdata("ecs/generated/ecs/ecs_flat.yml")).unwrap();
+    let mut fields = BTreeMap::new();
+    let mut current = None;
+    for line in text.lines() {
+        if let Some(key) = line.strip_suffix(':').filter(|_| !line.starts_with(' ')) {
+            current = Some(key.trim_matches('\'').to_owned());
+        } else if let (Some(key), Some(ty)) = (&current, line.strip_prefix("  type: ")) {
+            fields.insert(key.clone(), ty.trim().to_owned());
+        }
+    }
+    assert!(
+        fields.len() > 1500,
+        "parsed only {} ECS fields",
+        fields.len()
+    );
+    fields
+}
+
+/// Dotted paths of the leaves; an array of objects is one leaf at its parent path.
+fn flatten(value: &Value) -> Vec<(String, &Value)> {
+    fn walk<'a>(prefix: &str, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, child, out);
+                }
+            }
+            _ => out.push((prefix.to_owned(), value)),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", value, &mut out);
+    out
+}
+
+#[test]
+fn every_field_is_defined_in_ecs_or_is_a_sonde_or_so_field() {
+    let ecs = ecs_fields();
+    for (name, doc) in realistic() {
+        let fields = flatten(&doc);
+        assert!(fields.len() > 25, "{name}: only {} fields", fields.len());
+        for (path, _) in fields {
+            assert!(
+                ecs.contains_key(&path)
+                    || path.starts_with("sonde.")
+                    || SO_FIELDS.contains(&path.as_str()),
+                "{name}: {path} is neither ECS 8.17 nor sonde.*"
+            );
+        }
+    }
+}
+
+#[test]
+fn field_types_agree_with_ecs() {
+    let ecs = ecs_fields();
+    for (name, doc) in realistic() {
+        for (path, value) in flatten(&doc) {
+            let Some(ty) = ecs.get(&path) else { continue };
+            // Elasticsearch takes an array wherever it takes a value.
+            let items = match value {
+                Value::Array(items) => items.iter().collect(),
+                one => vec![one],
+            };
+            for item in items {
+                let ok = match ty.as_str() {
+                    "long" | "float" | "scaled_float" => item.is_number(),
+                    "boolean" => item.is_boolean(),
+                    "nested" | "object" | "flattened" => item.is_object(),
+                    _ => item.is_string(),
+                };
+                assert!(ok, "{name}: {path} is {ty} in ECS but {item}");
+            }
+        }
+        for side in ["source", "destination", "client", "server"] {
+            for field in ["bytes", "packets"] {
+                assert!(doc[side][field].is_u64(), "{name}: {side}.{field}");
+            }
+            if name != "icmp" {
+                assert!(doc[side]["port"].is_u64(), "{name}: {side}.port");
+            }
+        }
+        assert!(doc["network"]["iana_number"].is_string(), "{name}");
+        let stamp = doc["@timestamp"].as_str().unwrap();
+        OffsetDateTime::parse(stamp, &Rfc3339).unwrap();
+        for date in ["start", "end"] {
+            OffsetDateTime::parse(doc["event"][date].as_str().unwrap(), &Rfc3339).unwrap();
+        }
+    }
+    let tls = flow_document(&tls_flow(), &observer());
+    assert_eq!(tls["network"]["vlan"]["id"], "100");
+}
+
+#[test]
+fn no_field_is_empty_or_null() {
+    let mut docs = realistic();
+    docs.push(("garbage", flow_document(&garbage_flow(), &observer())));
+    docs.push(("default", flow_document(&Flow::default(), &observer())));
+    for (name, doc) in docs {
+        for (path, value) in flatten(&doc) {
+            let empty = match value {
+                Value::Null => true,
+                Value::String(s) => s.trim().is_empty(),
+                Value::Array(items) => items.is_empty(),
+                Value::Object(map) => map.is_empty(),
+                _ => false,
+            };
+            assert!(!empty, "{name}: {path} is {value}");
+        }
+    }
+}
+
+#[test]
+fn tls_flow_document_has_the_expected_values() {
+    let doc = flow_document(&tls_flow(), &observer());
+    let expect = [
+        ("/@timestamp", json!("2026-11-25T10:00:02.123456Z")),
+        ("/event/start", json!("2026-11-25T10:00:00.000000Z")),
+        ("/event/duration", json!(2_123_456_000u64)),
+        ("/event/type", json!(["connection", "end"])),
+        ("/event/dataset", json!("sonde.conn")),
+        ("/source/ip", json!("192.168.1.10")),
+        ("/client/ip", json!("192.168.1.10")),
+        ("/destination/port", json!(443)),
+        ("/source/mac", json!("00-11-22-AA-BB-CC")),
+        ("/source/bytes", json!(1800)),
+        ("/server/packets", json!(10)),
+        ("/network/transport", json!("tcp")),
+        ("/network/iana_number", json!("6")),
+        ("/network/type", json!("ipv4")),
+        ("/network/bytes", json!(8200)),
+        ("/network/packets", json!(22)),
+        ("/network/protocol", json!("tls")),
+        ("/network/application", json!("amazon")),
+        (
+            "/network/community_id",
+            json!("1:LQU9qZlK+B5F3KDmev6m5PMibrg="),
+        ),
+        (
+            "/connection/state_description",
+            json!("Normal SYN/FIN completion"),
+        ),
+        ("/observer/ingress/interface/name", json!("eth1")),
+        ("/observer/hostname", json!("sensor1.example.net")),
+        ("/related/ip", json!(["192.168.1.10", "93.184.216.34"])),
+        ("/tls/version", json!("1.3")),
+        ("/tls/version_protocol", json!("tls")),
+        ("/tls/next_protocol", json!("h2")),
+        ("/tls/client/server_name", json!("www.amazon.com")),
+        (
+            "/tls/server/hash/sha1",
+            json!("9E393D93138888D288266C2D915214D1D1CCEB2A"),
+        ),
+        (
+            "/tls/server/not_after",
+            json!("2026-12-31T23:59:59.000000Z"),
+        ),
+        (
+            "/sonde/tls/ja4",
+            json!("t13d1516h2_8daaf6152771_02713d6af862"),
+        ),
+        ("/sonde/l7/name", json!("TLS.Amazon")),
+        ("/sonde/l7/extra/tls.grease", Value::Null),
+        ("/sonde/l7/extra/tls/grease", json!("yes")),
+        ("/sonde/flow/id", json!("18446744073709551614")),
+        ("/sonde/flow/end_reason", json!("fin")),
+        ("/sonde/flow/interim", json!(false)),
+        (
+            "/sonde/flow/client_tcp_flags",
+            json!(["FIN", "SYN", "PSH", "ACK"]),
+        ),
+        ("/sonde/flow/rtt/server_us", json!(11_000)),
+        ("/sonde/flow/retransmissions/client", json!(1)),
+        ("/sonde/flow/zero_windows/server", json!(0)),
+        ("/sonde/flow/goodput_ratio", json!(0.98)),
+        ("/sonde/flow/score", json!(100)),
+        (
+            "/sonde/flow/risks",
+            json!([{"name": "TLS Self-signed Certificate", "severity": "high", "score": 100,
+                    "info": "CN=www.amazon.com"}]),
+        ),
+    ];
+    for (pointer, want) in expect {
+        let got = doc.pointer(pointer).cloned().unwrap_or(Value::Null);
+        assert_eq!(got, want, "{pointer}");
+    }
+}
+
+#[test]
+fn dns_http_icmp_and_interim_flows_map_their_specifics() {
+    let o = observer();
+    let dns = flow_document(&dns_flow(), &o);
+    assert_eq!(dns["dns"]["id"], "62111");
+    assert_eq!(dns["dns"]["type"], "answer");
+    assert_eq!(dns["dns"]["question"]["name"], "example.com");
+    assert_eq!(dns["dns"]["resolved_ip"], json!(["93.184.216.34"]));
+    assert_eq!(
+        dns["dns"]["answers"],
+        json!([{"name": "example.com", "type": "A", "data": "93.184.216.34", "ttl": 300}])
+    );
+    assert!(dns["sonde"]["flow"].get("client_tcp_flags").is_none());
+
+    let icmp = flow_document(&icmp_flow(), &o);
+    assert!(icmp["source"].get("port").is_none());
+    assert_eq!(icmp["sonde"]["flow"]["icmp"], json!({"type": 8, "code": 0}));
+    assert_eq!(icmp["network"]["transport"], "icmp");
+
+    let http = flow_document(&ipv6_http_flow(), &o);
+    assert_eq!(http["network"]["type"], "ipv6");
+    assert_eq!(http["source"]["ip"], "2001:db8::1");
+    assert_eq!(
+        http["url"],
+        json!({"domain": "2001:db8::2", "port": 8080,
+        "original": "/index.html?lang=en", "path": "/index.html", "query": "lang=en"})
+    );
+    assert_eq!(http["http"]["version"], "1.1");
+    assert_eq!(http["http"]["response"]["mime_type"], "text/html");
+    assert_eq!(http["user_agent"]["original"], "curl/8.5.0");
+
+    let ssh = flow_document(&interim_ssh_flow(), &o);
+    assert_eq!(ssh["event"]["type"], json!(["connection"]));
+    assert_eq!(ssh["sonde"]["flow"]["interim"], true);
+    assert_eq!(ssh["sonde"]["flow"]["end_reason"], "active_timeout");
+    assert_eq!(
+        ssh["sonde"]["ssh"]["server_software"],
+        "SSH-2.0-OpenSSH_8.9p1"
+    );
+}
+
+#[test]
+fn garbage_input_gives_a_document_without_the_invalid_fields() {
+    let o = Observer {
+        name: String::new(),
+        hostname: Some(String::new()),
+    };
+    let doc = flow_document(&garbage_flow(), &o);
+    let paths: Vec<String> = flatten(&doc).into_iter().map(|(p, _)| p).collect();
+    for gone in [
+        "source.ip",
+        "destination.ip",
+        "client.ip",
+        "source.mac",
+        "source.port",
+        "network.type",
+        "related.ip",
+        "event.start",
+        "event.duration",
+        "network.vlan.id",
+        "network.protocol",
+        "sonde.flow.end_reason",
+        "sonde.flow.goodput_ratio",
+        "sonde.flow.risks",
+        "tls.version",
+        "tls.server.not_before",
+        "tls.server.hash.sha1",
+        "dns.id",
+        "dns.type",
+        "http.response.status_code",
+        "observer.name",
+        "observer.hostname",
+        "sonde.l7.name",
+    ] {
+        assert!(!paths.iter().any(|p| p == gone), "{gone} present in {doc}");
+    }
+    assert!(
+        !paths.iter().any(|p| p.starts_with("sonde.l7.extra")),
+        "{doc}"
+    );
+    // The one valid time becomes @timestamp and event.end.
+    assert_eq!(doc["@timestamp"], "2026-11-25T10:00:00.000000Z");
+    assert_eq!(doc["event"]["end"], doc["@timestamp"]);
+    // Destination port 80 is fine; the client's 70000 is not a port.
+    assert_eq!(doc["destination"]["port"], 80);
+
+    // Valid times in the wrong order: both dates stay, no negative duration.
+    let backwards = Flow {
+        first_seen_us: fixtures::T0 + 10,
+        last_seen_us: fixtures::T0,
+        ..Flow::default()
+    };
+    let doc = flow_document(&backwards, &o);
+    assert!(doc["event"].get("start").is_some() && doc["event"].get("end").is_some());
+    assert!(doc["event"].get("duration").is_none(), "{doc}");
+
+    // An entirely empty record still says what it is, and has no times.
+    let empty = flow_document(&Flow::default(), &o);
+    assert_eq!(empty["event"]["kind"], "event");
+    assert!(empty.get("@timestamp").is_none());
+    assert!(empty.get("network").is_none());
+    assert!(empty.get("source").is_none());
+}
+
+#[test]
+fn extra_keys_are_sanitized_and_clashes_resolve_the_same_way_every_time() {
+    let flow = Flow {
+        l7: Some(L7 {
+            extra: HashMap::from([
+                ("DHCP.Hostname".into(), "laptop".into()),
+                ("dhcp".into(), "shadowed".into()),
+                ("ntp.ref-id".into(), "GPS".into()),
+                ("€€".into(), "dropped".into()),
+            ]),
+            ..L7::default()
+        }),
+        ..Flow::default()
+    };
+    let first = flow_document(&flow, &observer());
+    // "DHCP.Hostname" sorts first and wins; "dhcp" would clash with its object.
+    assert_eq!(
+        first["sonde"]["l7"]["extra"],
+        json!({"dhcp": {"hostname": "laptop"}, "ntp": {"refid": "GPS"}})
+    );
+    for _ in 0..20 {
+        assert_eq!(flow_document(&flow, &observer()), first);
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod decode;
+pub mod flow;
 
 use std::path::Path;
 

@@ -1,0 +1,136 @@
+//! Builds the exported record (`sonde_proto::v1::Flow`) from a flow's state.
+
+use std::net::IpAddr;
+
+use sonde_common::community_id::FlowTuple;
+use sonde_proto::v1;
+
+use super::FlowSettings;
+use super::history::{StateInput, conn_state};
+use super::table::Flow;
+use crate::decode::proto;
+
+fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+fn endpoint((ip, port): (IpAddr, u16), mac: Option<[u8; 6]>) -> v1::Endpoint {
+    v1::Endpoint {
+        ip: ip_bytes(ip),
+        port: u32::from(port),
+        mac: mac.map(|m| m.to_vec()).unwrap_or_default(),
+    }
+}
+
+/// The record of `flow` for the interval since its last record.
+pub(super) fn build(
+    flow: &Flow,
+    interface: &str,
+    settings: &FlowSettings,
+    reason: v1::EndReason,
+    interim: bool,
+) -> v1::Flow {
+    let [c2s, s2c] = flow.dirs;
+    let direction = |d: super::table::DirStats| v1::Direction {
+        packets: d.packets,
+        bytes: d.bytes,
+        payload_bytes: d.payload_bytes,
+        tcp_flags: u32::from(d.tcp_flags),
+    };
+    let client_state = flow
+        .tcp
+        .as_ref()
+        .map(|t| t.dirs[0].state)
+        .unwrap_or_default();
+    let server_state = flow
+        .tcp
+        .as_ref()
+        .map(|t| t.dirs[1].state)
+        .unwrap_or_default();
+    let state = conn_state(&StateInput {
+        proto: flow.proto,
+        client: client_state,
+        server: server_state,
+        client_payload: flow.total_payload[0],
+        server_payload: flow.total_payload[1],
+        client_packets: flow.total_packets[0],
+        server_packets: flow.total_packets[1],
+        history: flow.history.as_str(),
+    });
+    let tuple = match flow.proto {
+        proto::ICMP | proto::ICMPV6 => FlowTuple::icmp(
+            flow.client.0,
+            flow.server.0,
+            flow.client.1 as u8,
+            flow.server.1 as u8,
+        ),
+        _ => FlowTuple::new(
+            flow.client.0,
+            flow.server.0,
+            flow.proto,
+            flow.client.1,
+            flow.server.1,
+        ),
+    };
+    let tcp = flow.tcp.as_ref().map(|t| {
+        let payload: u64 = flow.total_payload.iter().sum();
+        let bytes: u64 = c2s.bytes + s2c.bytes;
+        v1::TcpAnalysis {
+            rtt_server_us: t.rtt_server_us,
+            rtt_client_us: t.rtt_client_us,
+            client_retransmissions: t.dirs[0].retransmissions,
+            server_retransmissions: t.dirs[1].retransmissions,
+            client_out_of_order: t.dirs[0].out_of_order,
+            server_out_of_order: t.dirs[1].out_of_order,
+            client_zero_windows: t.dirs[0].zero_windows,
+            server_zero_windows: t.dirs[1].zero_windows,
+            goodput_ratio: goodput(
+                c2s.payload_bytes + s2c.payload_bytes,
+                t.retransmitted_bytes(),
+                bytes,
+                payload,
+            ),
+        }
+    });
+    v1::Flow {
+        interface: interface.to_owned(),
+        vlan_id: u32::from(flow.vlan),
+        ip_protocol: u32::from(flow.proto),
+        client: Some(endpoint(flow.client, flow.macs[0])),
+        server: Some(endpoint(flow.server, flow.macs[1])),
+        client_to_server: Some(direction(c2s)),
+        server_to_client: Some(direction(s2c)),
+        first_seen_us: flow.interval_us,
+        last_seen_us: flow.last_us,
+        conn_state: state.to_owned(),
+        history: flow.history.as_str().to_owned(),
+        end_reason: reason as i32,
+        interim,
+        community_id: settings.community_id.compute(&tuple).unwrap_or_default(),
+        flow_id: flow.id,
+        tcp,
+        l7: None,
+        risks: Vec::new(),
+        score: 0,
+    }
+}
+
+/// Payload bytes delivered once over IP bytes on the wire, in [0, 1]: low
+/// when a flow is all headers (ACK storms, tiny writes) or retransmissions.
+/// The retransmitted bytes are counted over the whole flow, so an interim
+/// record's ratio is approximate.
+fn goodput(
+    interval_payload: u64,
+    retransmitted: u64,
+    interval_bytes: u64,
+    _total_payload: u64,
+) -> f64 {
+    if interval_bytes == 0 {
+        return 0.0;
+    }
+    let delivered = interval_payload.saturating_sub(retransmitted.min(interval_payload));
+    (delivered as f64 / interval_bytes as f64).clamp(0.0, 1.0)
+}

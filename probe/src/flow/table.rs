@@ -1,0 +1,328 @@
+//! The flow table proper: lookup, creation, per-packet update, expiry.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hashlink::LinkedHashMap;
+use sonde_proto::v1;
+
+use super::FlowSettings;
+use super::history::History;
+use super::tcp::TcpFlow;
+use crate::decode::{Decoded, proto};
+
+/// Canonical flow key: the endpoint with the smaller (address, port) first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+    proto: u8,
+    vlan: u16,
+}
+
+impl FlowKey {
+    /// The key of a packet and whether its source is the key's `lo` end.
+    pub fn of(p: &Decoded<'_>) -> (FlowKey, bool) {
+        let (sport, dport) = key_ports(p);
+        let (src, dst) = ((p.src, sport), (p.dst, dport));
+        let src_is_lo = src <= dst;
+        let (lo, hi) = if src_is_lo { (src, dst) } else { (dst, src) };
+        (
+            FlowKey {
+                lo,
+                hi,
+                proto: p.proto,
+                vlan: p.vlan,
+            },
+            src_is_lo,
+        )
+    }
+}
+
+/// ICMP requests and replies share a flow: map type/code the Community ID way.
+fn key_ports(p: &Decoded<'_>) -> (u16, u16) {
+    match p.proto {
+        proto::ICMP | proto::ICMPV6 => {
+            let (s, d, _) = sonde_common::community_id::icmp_ports(
+                p.proto == proto::ICMPV6,
+                p.src_port as u8,
+                p.dst_port as u8,
+            );
+            (s, d)
+        }
+        _ => (p.src_port, p.dst_port),
+    }
+}
+
+/// Counters of one direction since the last record.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct DirStats {
+    pub(super) packets: u64,
+    pub(super) bytes: u64,
+    pub(super) payload_bytes: u64,
+    pub(super) tcp_flags: u8,
+}
+
+/// One flow. Index 0 of the per-direction arrays is client -> server.
+#[derive(Clone, Debug)]
+pub(super) struct Flow {
+    pub(super) id: u64,
+    pub(super) proto: u8,
+    pub(super) vlan: u16,
+    pub(super) client: (IpAddr, u16),
+    pub(super) server: (IpAddr, u16),
+    pub(super) macs: [Option<[u8; 6]>; 2],
+    /// True when the client is the key's `lo` end.
+    pub(super) client_is_lo: bool,
+    pub(super) last_us: u64,
+    /// Start of the current record's interval (first_us, or the last interim).
+    pub(super) interval_us: u64,
+    pub(super) dirs: [DirStats; 2],
+    /// Totals over the whole flow, for conn_state.
+    pub(super) total_packets: [u64; 2],
+    pub(super) total_payload: [u64; 2],
+    pub(super) tcp: Option<TcpFlow>,
+    pub(super) history: History,
+}
+
+/// What the table did since it was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableStats {
+    pub flows_created: u64,
+    pub flows_evicted: u64,
+    pub records: u64,
+    pub interim_records: u64,
+}
+
+#[derive(Debug)]
+pub struct FlowTable {
+    flows: LinkedHashMap<FlowKey, Flow>,
+    settings: FlowSettings,
+    interface: Arc<str>,
+    next_id: u64,
+    stats: TableStats,
+    last_sweep_us: u64,
+    /// Keys to expire, reused across sweeps.
+    scratch: Vec<FlowKey>,
+    min_idle_us: u64,
+}
+
+impl FlowTable {
+    pub fn new(settings: FlowSettings, interface: &str) -> Self {
+        let min_idle_us = settings
+            .idle_by_protocol
+            .values()
+            .copied()
+            .chain([settings.idle_timeout_us, settings.closed_timeout_us])
+            .min()
+            .unwrap_or(settings.idle_timeout_us);
+        Self {
+            flows: LinkedHashMap::new(),
+            settings,
+            interface: Arc::from(interface),
+            next_id: 1,
+            stats: TableStats::default(),
+            last_sweep_us: 0,
+            scratch: Vec::new(),
+            min_idle_us,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    pub fn stats(&self) -> TableStats {
+        self.stats
+    }
+
+    /// Accounts one packet captured at `ts_us`; finished records go to `out`.
+    pub fn process(&mut self, p: &Decoded<'_>, ts_us: u64, out: &mut Vec<v1::Flow>) {
+        self.advance(ts_us, out);
+        let (key, src_is_lo) = FlowKey::of(p);
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.settings.max_flows.max(1) {
+                self.evict_one(out);
+            }
+            let flow = self.create(p, ts_us, src_is_lo);
+            self.flows.insert(key, flow);
+        }
+        let Some(flow) = self.flows.to_back(&key) else {
+            return;
+        };
+        let from_client = src_is_lo == flow.client_is_lo;
+        if ts_us.saturating_sub(flow.interval_us) >= self.settings.active_timeout_us {
+            let record = super::record::build(
+                flow,
+                &self.interface,
+                &self.settings,
+                v1::EndReason::ActiveTimeout,
+                true,
+            );
+            out.push(record);
+            self.stats.records += 1;
+            self.stats.interim_records += 1;
+            flow.dirs = [DirStats::default(); 2];
+            flow.interval_us = ts_us;
+        }
+        update(flow, p, from_client, ts_us);
+    }
+
+    /// Expires idle flows as of `now_us` (a packet timestamp). Cheap when
+    /// called often: it sweeps at most once per second of packet time.
+    pub fn advance(&mut self, now_us: u64, out: &mut Vec<v1::Flow>) {
+        if now_us.saturating_sub(self.last_sweep_us) < 1_000_000 {
+            return;
+        }
+        self.last_sweep_us = now_us;
+        let mut keys = std::mem::take(&mut self.scratch);
+        keys.clear();
+        for (key, flow) in self.flows.iter() {
+            let idle = now_us.saturating_sub(flow.last_us);
+            if idle <= self.min_idle_us {
+                break; // everything behind is younger
+            }
+            if idle > self.idle_timeout(flow) {
+                keys.push(*key);
+            }
+        }
+        for key in &keys {
+            if let Some(flow) = self.flows.remove(key) {
+                let reason = end_reason(&flow, v1::EndReason::Idle);
+                self.emit(&flow, reason, out);
+            }
+        }
+        self.scratch = keys;
+    }
+
+    /// Ends every flow (shutdown or end of a capture file).
+    pub fn flush(&mut self, out: &mut Vec<v1::Flow>) {
+        while let Some((_, flow)) = self.flows.pop_front() {
+            let reason = end_reason(&flow, v1::EndReason::Shutdown);
+            self.emit(&flow, reason, out);
+        }
+    }
+
+    fn idle_timeout(&self, flow: &Flow) -> u64 {
+        if flow.tcp.as_ref().is_some_and(|t| t.saw_fin_or_rst) {
+            return self.settings.closed_timeout_us;
+        }
+        self.settings
+            .idle_by_protocol
+            .get(&flow.proto)
+            .copied()
+            .unwrap_or(self.settings.idle_timeout_us)
+    }
+
+    fn evict_one(&mut self, out: &mut Vec<v1::Flow>) {
+        if let Some((_, flow)) = self.flows.pop_front() {
+            self.stats.flows_evicted += 1;
+            self.emit(&flow, v1::EndReason::Evicted, out);
+        }
+    }
+
+    fn emit(&mut self, flow: &Flow, reason: v1::EndReason, out: &mut Vec<v1::Flow>) {
+        out.push(super::record::build(
+            flow,
+            &self.interface,
+            &self.settings,
+            reason,
+            false,
+        ));
+        self.stats.records += 1;
+    }
+
+    fn create(&mut self, p: &Decoded<'_>, ts_us: u64, src_is_lo: bool) -> Flow {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.flows_created += 1;
+        let mut history = History::default();
+        // The receiver is the originator when the first packet answers: a
+        // SYN+ACK, or an ICMP reply.
+        let flip = match (p.proto, p.tcp) {
+            (proto::TCP, Some(t)) => t.flags & 0x12 == 0x12,
+            (proto::ICMP | proto::ICMPV6, _) => is_icmp_reply(p.proto == proto::ICMPV6, p.src_port),
+            _ => false,
+        };
+        if flip && p.proto == proto::TCP {
+            history.flipped();
+        }
+        let (src, dst) = ((p.src, p.src_port), (p.dst, p.dst_port));
+        let (client, server, macs) = if flip {
+            (dst, src, [p.dst_mac, p.src_mac])
+        } else {
+            (src, dst, [p.src_mac, p.dst_mac])
+        };
+        Flow {
+            id,
+            proto: p.proto,
+            vlan: p.vlan,
+            client,
+            server,
+            macs,
+            client_is_lo: src_is_lo != flip,
+            last_us: ts_us,
+            interval_us: ts_us,
+            dirs: [DirStats::default(); 2],
+            total_packets: [0; 2],
+            total_payload: [0; 2],
+            tcp: (p.proto == proto::TCP).then(TcpFlow::default),
+            history,
+        }
+    }
+}
+
+/// FIN or RST end a TCP flow for the record, whatever made the table notice.
+fn end_reason(flow: &Flow, otherwise: v1::EndReason) -> v1::EndReason {
+    use super::EndpointState::{Closed, Reset};
+    match &flow.tcp {
+        Some(t) if t.dirs.iter().any(|d| d.state == Reset) => v1::EndReason::Rst,
+        Some(t) if t.dirs.iter().all(|d| d.state == Closed) => v1::EndReason::Fin,
+        _ => otherwise,
+    }
+}
+
+/// ICMP reply types (the answer to a request): their receiver asked.
+fn is_icmp_reply(v6: bool, icmp_type: u16) -> bool {
+    if v6 {
+        matches!(icmp_type, 129 | 131 | 134 | 136 | 140 | 145)
+    } else {
+        matches!(icmp_type, 0 | 14 | 16 | 9 | 18)
+    }
+}
+
+fn update(flow: &mut Flow, p: &Decoded<'_>, from_client: bool, ts_us: u64) {
+    let d = usize::from(!from_client);
+    flow.last_us = flow.last_us.max(ts_us);
+    let stats = &mut flow.dirs[d];
+    stats.packets += 1;
+    stats.bytes += u64::from(p.ip_len);
+    stats.payload_bytes += u64::from(p.payload_len);
+    flow.total_packets[d] += 1;
+    flow.total_payload[d] += u64::from(p.payload_len);
+    if flow.macs[d].is_none() {
+        flow.macs[d] = p.src_mac;
+    }
+    match (&mut flow.tcp, p.tcp) {
+        (Some(tcp), Some(header)) => {
+            stats.tcp_flags |= header.flags;
+            tcp.update(
+                from_client,
+                &header,
+                p.payload_len,
+                ts_us,
+                &mut flow.history,
+            );
+        }
+        // Later fragments of a TCP segment: bytes only.
+        (Some(_), None) => {}
+        (None, _) if p.payload_len > 0 && p.proto == proto::UDP => {
+            flow.history.once(from_client, 'D')
+        }
+        (None, _) => {}
+    }
+}

@@ -1,13 +1,17 @@
 //! sonde-probe: captures traffic, builds flow records, classifies them, raises
 //! alerts and streams everything to a sonde collector over mutual TLS.
 //!
-//! This build holds the probe's configuration ([`config`]) and command line;
-//! capture, flows, DPI, alerts and export arrive stage by stage (see the
-//! repository README for the state of each).
+//! Stages: [`capture`] (files, live interfaces) -> [`decode`] -> [`flow`]
+//! (flow table, TCP analysis), wired per source by [`engine`]; [`read`] runs
+//! them offline on a capture file. DPI, alerts and export arrive stage by stage
+//! (see the repository README for the state of each).
 
+pub mod capture;
 pub mod config;
 pub mod decode;
+pub mod engine;
 pub mod flow;
+pub mod read;
 
 use std::path::Path;
 

@@ -4,8 +4,8 @@
 //! Design note (expiry):
 //! - A flow is keyed by its canonical 5-tuple plus the outer VLAN id
 //!   ([`FlowKey`]); the client (originator) is the SYN sender, else the first
-//!   packet's sender; a first packet that is a SYN+ACK (or an ICMP reply) makes
-//!   its receiver the client, and the history starts with `^` as in Zeek.
+//!   packet's sender; a first packet that is a SYN+ACK makes its receiver the
+//!   client, and the history starts with `^` as in Zeek.
 //! - Time is the packets' capture time only, never a clock: the table expires
 //!   flows when [`FlowTable::advance`] is called with a packet timestamp, so a
 //!   replay gives the same records every run.

@@ -241,14 +241,11 @@ impl FlowTable {
         self.next_id += 1;
         self.stats.flows_created += 1;
         let mut history = History::default();
-        // The receiver is the originator when the first packet answers: a
-        // SYN+ACK, or an ICMP reply.
-        let flip = match (p.proto, p.tcp) {
-            (proto::TCP, Some(t)) => t.flags & 0x12 == 0x12,
-            (proto::ICMP | proto::ICMPV6, _) => is_icmp_reply(p.proto == proto::ICMPV6, p.src_port),
-            _ => false,
-        };
-        if flip && p.proto == proto::TCP {
+        // The receiver is the originator when the first packet is a SYN+ACK
+        // (Zeek's `^`). ICMP keeps the first sender, as Zeek does: its type
+        // and code are the flow's "ports", for the Community ID.
+        let flip = matches!((p.proto, p.tcp), (proto::TCP, Some(t)) if t.flags & 0x12 == 0x12);
+        if flip {
             history.flipped();
         }
         let (src, dst) = ((p.src, p.src_port), (p.dst, p.dst_port));
@@ -283,15 +280,6 @@ fn end_reason(flow: &Flow, otherwise: v1::EndReason) -> v1::EndReason {
         Some(t) if t.dirs.iter().any(|d| d.state == Reset) => v1::EndReason::Rst,
         Some(t) if t.dirs.iter().all(|d| d.state == Closed) => v1::EndReason::Fin,
         _ => otherwise,
-    }
-}
-
-/// ICMP reply types (the answer to a request): their receiver asked.
-fn is_icmp_reply(v6: bool, icmp_type: u16) -> bool {
-    if v6 {
-        matches!(icmp_type, 129 | 131 | 134 | 136 | 140 | 145)
-    } else {
-        matches!(icmp_type, 0 | 14 | 16 | 9 | 18)
     }
 }
 

@@ -1,0 +1,95 @@
+//! Live capture on an interface with libpcap.
+
+use super::{CaptureError, CaptureStats, Next, PacketSource};
+use crate::config::CaptureConfig;
+use crate::decode::LinkType;
+
+/// How long a read waits before reporting [`Next::Idle`], so flows still
+/// expire on a quiet interface.
+const READ_TIMEOUT_MS: i32 = 500;
+
+pub struct LiveSource {
+    capture: pcap::Capture<pcap::Active>,
+    link: LinkType,
+    name: String,
+}
+
+impl LiveSource {
+    /// Opens the interface with the configured options and BPF filter.
+    /// Needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode).
+    pub fn open(config: &CaptureConfig) -> Result<Self, CaptureError> {
+        let interface = config.interface.clone();
+        let open_err = |source| CaptureError::OpenLive {
+            interface: interface.clone(),
+            source,
+        };
+        let buffer = i32::try_from(config.buffer_size.bytes()).unwrap_or(i32::MAX);
+        let snaplen = i32::try_from(config.snaplen).unwrap_or(65_535);
+        let mut capture = pcap::Capture::from_device(config.interface.as_str())
+            .map_err(open_err)?
+            .promisc(config.promiscuous)
+            .snaplen(snaplen)
+            .buffer_size(buffer)
+            .immediate_mode(config.immediate_mode)
+            .timeout(READ_TIMEOUT_MS)
+            .open()
+            .map_err(open_err)?;
+        if !config.bpf_filter.trim().is_empty() {
+            capture
+                .filter(&config.bpf_filter, true)
+                .map_err(|source| CaptureError::Filter {
+                    interface: interface.clone(),
+                    filter: config.bpf_filter.clone(),
+                    source,
+                })?;
+        }
+        let dlt = capture.get_datalink().0;
+        let link = LinkType::from_dlt(dlt);
+        if !link.is_supported() {
+            return Err(CaptureError::LinkType(dlt));
+        }
+        Ok(Self {
+            capture,
+            link,
+            name: interface,
+        })
+    }
+}
+
+impl std::fmt::Debug for LiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSource")
+            .field("name", &self.name)
+            .field("link", &self.link)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PacketSource for LiveSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn link_type(&self) -> LinkType {
+        self.link
+    }
+
+    fn next_packet(&mut self) -> Result<Next<'_>, CaptureError> {
+        match self.capture.next_packet() {
+            Ok(p) => Ok(Next::Packet(super::packet(&p))),
+            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
+            Err(error) => Err(CaptureError::Read {
+                source_name: self.name.clone(),
+                error,
+            }),
+        }
+    }
+
+    fn stats(&mut self) -> Option<CaptureStats> {
+        self.capture.stats().ok().map(|s| CaptureStats {
+            received: u64::from(s.received),
+            dropped_kernel: u64::from(s.dropped),
+            dropped_interface: u64::from(s.if_dropped),
+        })
+    }
+}

@@ -33,7 +33,19 @@ async fn index_and_search(node: &EsNode) {
         .to_owned();
     assert!(version.starts_with("8."), "{version}");
 
+    // Explicit mappings, as sonde's templates will have: keyword and ip.
     let index = unique_name("sonde-it");
+    let mappings = json!({"mappings": {"properties": {
+        "@timestamp": {"type": "date"},
+        "network": {"properties": {"community_id": {"type": "keyword"}}},
+        "source": {"properties": {"ip": {"type": "ip"}}}
+    }}});
+    let (status, resp) = send(
+        node,
+        client.put(node.url(&format!("/{index}"))).json(&mappings),
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
     let body = ndjson(&[
         json!({"create": {"_index": index, "_id": "flow-1"}}),
         json!({"@timestamp": "2026-11-25T10:00:00Z", "network": {"community_id": "1:wCb3OG7yAFWelaUydu0D+125CLM="}, "source": {"ip": "1.2.3.4"}}),

@@ -10,7 +10,8 @@
 # (org.elasticsearch.distribution.integ-test-zip:elasticsearch:8.19.21): server core,
 # x-pack-core, x-pack-security and netty; no bundled JDK (OpenJDK 17 is used), no
 # `GET /`, ingest, ILM or API keys. It is fetched with maven into
-# ${SONDE_CACHE_DIR:-~/.cache/sonde}/elasticsearch and reused from there.
+# $SONDE_CACHE_DIR/elasticsearch (default ~/.cache/sonde, or /var/cache/sonde
+# as root) and reused from there.
 #
 # Modes:
 #   http   security off, plain HTTP, no credentials;
@@ -25,7 +26,14 @@ set -euo pipefail
 
 VERSION=8.19.21
 ARTIFACT="org.elasticsearch.distribution.integ-test-zip:elasticsearch:${VERSION}:zip"
-CACHE="${SONDE_CACHE_DIR:-$HOME/.cache/sonde}/elasticsearch"
+# As root the cache sits outside /root, so the unprivileged node user can read it.
+if [ -n "${SONDE_CACHE_DIR:-}" ]; then
+    CACHE="$SONDE_CACHE_DIR/elasticsearch"
+elif [ "$(id -u)" -eq 0 ]; then
+    CACHE=/var/cache/sonde/elasticsearch
+else
+    CACHE="$HOME/.cache/sonde/elasticsearch"
+fi
 HOME_DIR="$CACHE/elasticsearch-$VERSION"
 STATE="${SONDE_ES_STATE_DIR:-${TMPDIR:-/tmp}/sonde-es}"
 ES_USER=sonde-es
@@ -34,7 +42,7 @@ START_TIMEOUT=${SONDE_ES_START_TIMEOUT:-120}
 say() { printf 'elasticsearch.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 
 java_home() {
     local candidate
@@ -82,9 +90,10 @@ as_node_user() {
 ensure_user() {
     [ "$(id -u)" -eq 0 ] || return 0
     id "$ES_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$ES_USER"
-    # The cache must be reachable by that user.
-    local dir="$HOME_DIR"
-    while [ "$dir" != "/" ]; do chmod o+x "$dir" 2>/dev/null || true; dir=$(dirname "$dir"); done
+    # The unpacked tree must be readable by that user (see CACHE).
+    if ! runuser -u "$ES_USER" -- test -r "$HOME_DIR/bin/elasticsearch"; then
+        die "$ES_USER cannot read $HOME_DIR: set SONDE_CACHE_DIR to a directory it can reach"
+    fi
 }
 
 node_pid() { # prints the pid of a running node NAME, or nothing

@@ -3,7 +3,7 @@
 //! returns `None` for input it cannot represent faithfully, so the caller
 //! omits the field instead of indexing garbage.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use sonde_proto::v1::{EndReason, Severity};
 use time::OffsetDateTime;
@@ -43,12 +43,7 @@ pub(super) fn rfc3339_us(us: u64) -> Option<String> {
 
 /// Network-order address bytes: 4 for IPv4, 16 for IPv6, anything else invalid.
 pub(super) fn ip(bytes: &[u8]) -> Option<IpAddr> {
-    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
-        return Some(IpAddr::V4(Ipv4Addr::from(v4)));
-    }
-    <[u8; 16]>::try_from(bytes)
-        .ok()
-        .map(|v6| IpAddr::V6(Ipv6Addr::from(v6)))
+    sonde_proto::ip_from_bytes(bytes)
 }
 
 /// A MAC address in ECS form: uppercase hex pairs joined by dashes
@@ -195,9 +190,12 @@ mod tests {
     fn addresses_need_exact_lengths() {
         assert_eq!(
             ip(&[10, 0, 0, 1]),
-            Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))
+            Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)))
         );
-        assert_eq!(ip(&[0; 16]), Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)));
+        assert_eq!(
+            ip(&[0; 16]),
+            Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+        );
         assert_eq!(ip(&[1, 2, 3]), None);
         assert_eq!(ip(&[]), None);
         assert_eq!(

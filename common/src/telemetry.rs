@@ -52,6 +52,39 @@ pub struct MetricsConfig {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// Every metric sonde exports, in one place. Names follow
+/// `sonde_<binary>_<thing>_<unit>[_total]`; labels are bounded (interface
+/// names from the config, fixed reason sets), never addresses or host names.
+pub mod names {
+    /// Packets libpcap delivered (label `interface`).
+    pub const PROBE_CAPTURE_RECEIVED: &str = "sonde_probe_capture_received_packets_total";
+    /// Packets the kernel dropped: the probe did not keep up (label `interface`).
+    pub const PROBE_CAPTURE_KERNEL_DROPPED: &str =
+        "sonde_probe_capture_kernel_dropped_packets_total";
+    /// Packets the interface or driver dropped (label `interface`).
+    pub const PROBE_CAPTURE_INTERFACE_DROPPED: &str =
+        "sonde_probe_capture_interface_dropped_packets_total";
+    /// Packets not decoded, by `reason` (label `interface`).
+    pub const PROBE_DECODE_SKIPPED: &str = "sonde_probe_decode_skipped_packets_total";
+    /// Later IP fragments whose first fragment was never seen.
+    pub const PROBE_FRAGMENTS_UNATTRIBUTED: &str = "sonde_probe_fragments_unattributed_total";
+    /// Flows in the table now (gauge, label `interface`).
+    pub const PROBE_FLOWS_ACTIVE: &str = "sonde_probe_flows_active";
+    /// Flows evicted because the table was full.
+    pub const PROBE_FLOWS_EVICTED: &str = "sonde_probe_flows_evicted_total";
+    /// Flow records produced (final and interim).
+    pub const PROBE_FLOW_RECORDS: &str = "sonde_probe_flow_records_total";
+}
+
+/// Starts the Prometheus exporter on `listen` (`GET /metrics`) and installs
+/// it as the global `metrics` recorder. Runs on its own thread.
+pub fn install_prometheus(listen: std::net::SocketAddr) -> Result<(), String> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(listen)
+        .install()
+        .map_err(|e| format!("cannot start the metrics endpoint on {listen}: {e}"))
+}
+
 /// Installs the global subscriber; call once, from `main`.
 pub fn init_logging(config: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()

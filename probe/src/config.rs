@@ -66,6 +66,9 @@ pub struct FlowConfig {
     pub active_timeout: Duration,
     /// Flows held at once; the longest-idle flow is evicted beyond it.
     pub max_flows: u32,
+    /// Idle timeouts per IP protocol, by name (`tcp`, `udp`, `icmp`, `icmpv6`,
+    /// `sctp`) or number (`"47"`), overriding `idle_timeout`.
+    pub protocol_idle_timeouts: std::collections::BTreeMap<String, Duration>,
 }
 
 /// `[community_id]`: must match Suricata's and Zeek's settings to correlate.
@@ -112,6 +115,7 @@ impl Default for FlowConfig {
             closed_timeout: Duration::from_secs(15),
             active_timeout: Duration::from_secs(300),
             max_flows: 262_144,
+            protocol_idle_timeouts: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -209,6 +213,15 @@ impl Validate for ProbeConfig {
                 )
             },
         );
+        for (name, timeout) in &f.protocol_idle_timeouts {
+            let key = format!("flow.protocol_idle_timeouts.{name}");
+            p.require(protocol_number(name).is_some(), &key, || {
+                "unknown protocol: use tcp, udp, icmp, icmpv6, sctp or a number 0-255".to_owned()
+            });
+            p.require(!timeout.is_zero(), &key, || {
+                format!("must be > 0 (got \"{timeout}\")")
+            });
+        }
         p.require(f.max_flows >= 1024, "flow.max_flows", || {
             format!("must be at least 1024 (got {})", f.max_flows)
         });
@@ -221,6 +234,41 @@ impl Validate for ProbeConfig {
             format!("must be at least 2MiB, twice a batch (got {})", b.max_bytes)
         });
         self.log.validate(p);
+    }
+}
+
+/// An IP protocol number from its name or decimal number.
+pub fn protocol_number(name: &str) -> Option<u8> {
+    match name.to_ascii_lowercase().as_str() {
+        "tcp" => Some(6),
+        "udp" => Some(17),
+        "icmp" => Some(1),
+        "icmpv6" | "ipv6-icmp" => Some(58),
+        "sctp" => Some(132),
+        other => other.parse().ok(),
+    }
+}
+
+impl ProbeConfig {
+    /// The flow table settings this config asks for.
+    pub fn flow_settings(&self) -> crate::flow::FlowSettings {
+        let us = |d: Duration| u64::try_from(d.get().as_micros()).unwrap_or(u64::MAX);
+        let f = &self.flow;
+        crate::flow::FlowSettings {
+            idle_timeout_us: us(f.idle_timeout),
+            closed_timeout_us: us(f.closed_timeout),
+            active_timeout_us: us(f.active_timeout),
+            idle_by_protocol: f
+                .protocol_idle_timeouts
+                .iter()
+                .filter_map(|(name, d)| Some((protocol_number(name)?, us(*d))))
+                .collect(),
+            max_flows: f.max_flows as usize,
+            community_id: sonde_common::community_id::CommunityId::new(
+                self.community_id.seed,
+                self.community_id.encoding.into(),
+            ),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+pub mod live;
 pub mod read;
 
 use std::path::Path;

@@ -32,6 +32,37 @@ enum Command {
     /// Run the probe's pipeline on a pcap or pcapng file: one JSON document per
     /// flow on stdout, a summary on stderr.
     Read(ReadArgs),
+    /// Capture live on one or more interfaces (needs CAP_NET_RAW): one JSON
+    /// document per flow on stdout until interrupted, a summary on stderr.
+    Capture(CaptureArgs),
+}
+
+#[derive(Debug, Args)]
+struct CaptureArgs {
+    /// Take interfaces, flow settings and metrics from this probe.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Interface to capture on (repeatable); replaces the config's [[capture]].
+    #[arg(short, long = "interface", value_name = "NAME")]
+    interfaces: Vec<String>,
+    /// BPF filter (tcpdump syntax) for the --interface captures.
+    #[arg(long, value_name = "EXPR", default_value = "")]
+    bpf: String,
+    /// Do not put the --interface captures in promiscuous mode.
+    #[arg(long)]
+    no_promiscuous: bool,
+    /// Stop after this long (e.g. "30s"); default: until SIGINT or SIGTERM.
+    #[arg(long, value_name = "DURATION")]
+    duration: Option<sonde_common::config::Duration>,
+    /// What to write per flow.
+    #[arg(long, value_enum, default_value_t = Emit::Ecs)]
+    emit: Emit,
+    /// observer.name of the documents.
+    #[arg(long, default_value = "sonde-probe")]
+    observer: String,
+    /// Serve Prometheus metrics on this address (overrides the config's [metrics]).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +88,7 @@ fn main() -> ExitCode {
     let code = match (cli.check_config, cli.command) {
         (Some(path), _) => sonde_probe::check_config(&path),
         (None, Some(Command::Read(args))) => read_file(args),
+        (None, Some(Command::Capture(args))) => capture(args),
         (None, None) => {
             eprintln!("nothing to do: see sonde-probe --help");
             2
@@ -84,6 +116,104 @@ fn read_file(args: ReadArgs) -> u8 {
         }
         Err(e) => {
             eprintln!("sonde-probe read: {e}");
+            1
+        }
+    }
+}
+
+fn capture(args: CaptureArgs) -> u8 {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use sonde_probe::config::{CaptureConfig, ProbeConfig};
+    use sonde_probe::live::{self, LiveOptions};
+
+    let config: Option<ProbeConfig> = match &args.config {
+        Some(path) => match sonde_common::config::load(path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("{e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let captures: Vec<CaptureConfig> = if args.interfaces.is_empty() {
+        config
+            .as_ref()
+            .map(|c| c.capture.clone())
+            .unwrap_or_default()
+    } else {
+        args.interfaces
+            .iter()
+            .map(|i| CaptureConfig {
+                interface: i.clone(),
+                bpf_filter: args.bpf.clone(),
+                promiscuous: !args.no_promiscuous,
+                ..CaptureConfig::default()
+            })
+            .collect()
+    };
+    if captures.is_empty() {
+        eprintln!(
+            "sonde-probe capture: no interface: give --interface NAME or a --config with [[capture]]"
+        );
+        return 2;
+    }
+    let metrics = args
+        .metrics_listen
+        .or(config.as_ref().and_then(|c| c.metrics.listen));
+    if let Some(addr) = metrics
+        && let Err(e) = sonde_common::telemetry::install_prometheus(addr)
+    {
+        eprintln!("sonde-probe capture: {e}");
+        return 1;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            eprintln!("sonde-probe capture: cannot handle signal {signal}: {e}");
+            return 1;
+        }
+    }
+    if let Some(d) = args.duration {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            std::thread::sleep(d.get());
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    let options = LiveOptions {
+        captures,
+        settings: config
+            .as_ref()
+            .map(ProbeConfig::flow_settings)
+            .unwrap_or_default(),
+        emit: args.emit,
+        observer: args.observer,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let ready = |names: &[String]| eprintln!("sonde-probe: capturing on {}", names.join(", "));
+    match live::capture(&options, &stop, &mut out, ready) {
+        Ok(summaries) => {
+            for s in summaries {
+                let c = s.counters;
+                eprintln!(
+                    "{}: {} packets, {} flows, {} undecoded, {} received by libpcap, {} dropped by the kernel, {} by the interface",
+                    s.interface,
+                    c.packets,
+                    s.flows,
+                    c.skipped_total(),
+                    s.capture.received,
+                    s.capture.dropped_kernel,
+                    s.capture.dropped_interface
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("sonde-probe capture: {e}");
             1
         }
     }

@@ -5,13 +5,21 @@ use crate::config::CaptureConfig;
 use crate::decode::LinkType;
 
 /// How long a read waits before reporting [`Next::Idle`], so flows still
-/// expire on a quiet interface.
+/// expire on a quiet interface and a stop request is seen. libpcap's own read
+/// timeout does not fire on Linux while no packet arrives (TPACKET_V3), so
+/// the capture is non-blocking and waits in poll(2) instead.
 const READ_TIMEOUT_MS: i32 = 500;
+const POLL_TIMEOUT: rustix::event::Timespec = rustix::event::Timespec {
+    tv_sec: 0,
+    tv_nsec: 250_000_000,
+};
 
 pub struct LiveSource {
     capture: pcap::Capture<pcap::Active>,
     link: LinkType,
     name: String,
+    /// The last read found the buffer empty: wait before reading again.
+    drained: bool,
 }
 
 impl LiveSource {
@@ -33,6 +41,7 @@ impl LiveSource {
             .immediate_mode(config.immediate_mode)
             .timeout(READ_TIMEOUT_MS)
             .open()
+            .and_then(pcap::Capture::setnonblock)
             .map_err(open_err)?;
         if !config.bpf_filter.trim().is_empty() {
             capture
@@ -52,6 +61,7 @@ impl LiveSource {
             capture,
             link,
             name: interface,
+            drained: false,
         })
     }
 }
@@ -75,9 +85,25 @@ impl PacketSource for LiveSource {
     }
 
     fn next_packet(&mut self) -> Result<Next<'_>, CaptureError> {
+        if self.drained {
+            // Wait for the descriptor to become readable; a signal or the
+            // timeout just means "no packet yet".
+            let mut fds = [rustix::event::PollFd::new(
+                &self.capture,
+                rustix::event::PollFlags::IN,
+            )];
+            let _ = rustix::event::poll(&mut fds, Some(&POLL_TIMEOUT));
+        }
         match self.capture.next_packet() {
-            Ok(p) => Ok(Next::Packet(super::packet(&p))),
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
+            Ok(p) => {
+                self.drained = false;
+                Ok(Next::Packet(super::packet(&p)))
+            }
+            // Non-blocking read of an empty buffer: the next call waits first.
+            Err(pcap::Error::TimeoutExpired) => {
+                self.drained = true;
+                Ok(Next::Idle)
+            }
             Err(error) => Err(CaptureError::Read {
                 source_name: self.name.clone(),
                 error,

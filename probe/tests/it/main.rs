@@ -8,6 +8,7 @@
 
 mod cli;
 mod flows;
+mod live;
 mod read;
 
 use std::path::PathBuf;

@@ -1,0 +1,131 @@
+//! Live capture on real interfaces (needs root or CAP_NET_RAW; CI runs as
+//! root): two interfaces at once, `lo` (Ethernet-like) and `any` (Linux
+//! cooked capture), each record carrying its interface, stats reported.
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn can_capture() -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    if !root {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the live capture tests as root"
+        );
+        eprintln!("skipped: live capture needs root");
+    }
+    root
+}
+
+#[test]
+fn capture_on_two_interfaces_tags_records_with_their_interface() {
+    if !can_capture() {
+        return;
+    }
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sonde-probe"))
+        .args([
+            "capture",
+            "-i",
+            "lo",
+            "-i",
+            "any",
+            "--no-promiscuous",
+            "--emit",
+            "records",
+            "--duration",
+            "3s",
+        ])
+        .args(["--bpf", &format!("udp port {port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("capturing on lo, any"), "{line}");
+
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..7 {
+        sender
+            .send_to(b"sonde live test", ("127.0.0.1", port))
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(output.status.success(), "{rest}");
+
+    let records: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for interface in ["lo", "any"] {
+        let flow = records
+            .iter()
+            .find(|r| r["interface"] == interface && r["server"]["port"] == port)
+            .unwrap_or_else(|| panic!("no flow on {interface}: {records:?}"));
+        assert_eq!(flow["client"]["ip"], "127.0.0.1");
+        assert_eq!(flow["client_to_server"]["packets"], 7, "{interface}");
+        assert_eq!(
+            flow["client_to_server"]["payload_bytes"],
+            7 * 15,
+            "{interface}"
+        );
+        assert_eq!(flow["conn_state"], "S0");
+        assert_eq!(flow["end_reason"], "END_REASON_SHUTDOWN");
+    }
+    assert!(
+        rest.contains("lo: ") && rest.contains("received by libpcap"),
+        "{rest}"
+    );
+}
+
+#[test]
+fn capture_on_an_unknown_interface_fails_with_its_name() {
+    if !can_capture() {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_sonde-probe"))
+        .args(["capture", "-i", "sonde-no-such-if0", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sonde-no-such-if0"));
+}
+
+#[test]
+fn capture_with_an_invalid_filter_fails_clearly() {
+    if !can_capture() {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_sonde-probe"))
+        .args([
+            "capture",
+            "-i",
+            "lo",
+            "--bpf",
+            "port port port",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid BPF filter"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

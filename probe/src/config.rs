@@ -114,7 +114,7 @@ impl Default for FlowConfig {
             idle_timeout: Duration::from_secs(60),
             closed_timeout: Duration::from_secs(15),
             active_timeout: Duration::from_secs(300),
-            max_flows: 262_144,
+            max_flows: 131_072,
             protocol_idle_timeouts: std::collections::BTreeMap::new(),
         }
     }

@@ -83,9 +83,14 @@ impl Engine {
         self.table.advance(now_us, out);
     }
 
-    /// Ends every flow (end of file, shutdown).
+    /// Ends up to `max` flows (end of file, shutdown); true while flows remain.
+    pub fn finish_some(&mut self, max: usize, out: &mut Vec<v1::Flow>) -> bool {
+        self.table.flush(max, out)
+    }
+
+    /// Ends every flow at once; for small tables and tests.
     pub fn finish(&mut self, out: &mut Vec<v1::Flow>) {
-        self.table.flush(out);
+        while self.table.flush(usize::MAX, out) {}
     }
 
     pub fn counters(&self) -> Counters {

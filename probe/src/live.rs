@@ -148,7 +148,9 @@ fn run_interface(
             publisher.publish(&engine, source.stats());
         }
     }
-    engine.finish(&mut records);
+    while engine.finish_some(1024, &mut records) {
+        let _ = send(&mut records, tx);
+    }
     let _ = send(&mut records, tx);
     let capture = source.stats().unwrap_or_default();
     publisher.publish(&engine, Some(capture));

@@ -14,6 +14,9 @@ use crate::capture::{FileSource, Next, PacketSource};
 use crate::engine::{Counters, Engine};
 use crate::flow::FlowSettings;
 
+/// Flows ended per step at the end of a file, to bound the records in memory.
+const FLUSH_CHUNK: usize = 1024;
+
 /// What `read` writes per flow record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Emit {
@@ -90,7 +93,9 @@ pub fn read(
         }
         written += write_records(&mut records, options.emit, &observer, out)?;
     }
-    engine.finish(&mut records);
+    while engine.finish_some(FLUSH_CHUNK, &mut records) {
+        written += write_records(&mut records, options.emit, &observer, out)?;
+    }
     written += write_records(&mut records, options.emit, &observer, out)?;
     out.flush()?;
     Ok(Summary {

@@ -50,7 +50,7 @@ impl Default for FlowSettings {
             closed_timeout_us: 15_000_000,
             active_timeout_us: 300_000_000,
             idle_by_protocol: HashMap::new(),
-            max_flows: 262_144,
+            max_flows: 131_072,
             community_id: CommunityId::default(),
         }
     }

@@ -199,12 +199,18 @@ impl FlowTable {
         self.scratch = keys;
     }
 
-    /// Ends every flow (shutdown or end of a capture file).
-    pub fn flush(&mut self, out: &mut Vec<v1::Flow>) {
-        while let Some((_, flow)) = self.flows.pop_front() {
+    /// Ends up to `max` flows, longest idle first (shutdown or end of a
+    /// capture file); true while flows remain. Callers drain in chunks so the
+    /// records of a full table never sit in memory all at once.
+    pub fn flush(&mut self, max: usize, out: &mut Vec<v1::Flow>) -> bool {
+        for _ in 0..max {
+            let Some((_, flow)) = self.flows.pop_front() else {
+                break;
+            };
             let reason = end_reason(&flow, v1::EndReason::Shutdown);
             self.emit(&flow, reason, out);
         }
+        !self.flows.is_empty()
     }
 
     fn idle_timeout(&self, flow: &Flow) -> u64 {

@@ -5,6 +5,11 @@
 //!
 //! `cargo bench -p sonde-probe --bench pipeline`; results in docs/benchmarks.md.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a benchmark without its data cannot run"
+)]
+
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -64,12 +64,20 @@ pub mod names {
     /// Packets the interface or driver dropped (label `interface`).
     pub const PROBE_CAPTURE_INTERFACE_DROPPED: &str =
         "sonde_probe_capture_interface_dropped_packets_total";
+    /// Packets the probe processed (label `interface`).
+    pub const PROBE_PACKETS: &str = "sonde_probe_packets_total";
+    /// Bytes on the wire of those packets (label `interface`).
+    pub const PROBE_BYTES: &str = "sonde_probe_bytes_total";
     /// Packets not decoded, by `reason` (label `interface`).
     pub const PROBE_DECODE_SKIPPED: &str = "sonde_probe_decode_skipped_packets_total";
     /// Later IP fragments whose first fragment was never seen.
     pub const PROBE_FRAGMENTS_UNATTRIBUTED: &str = "sonde_probe_fragments_unattributed_total";
     /// Flows in the table now (gauge, label `interface`).
     pub const PROBE_FLOWS_ACTIVE: &str = "sonde_probe_flows_active";
+    /// Flows created (label `interface`).
+    pub const PROBE_FLOWS_CREATED: &str = "sonde_probe_flows_created_total";
+    /// Flows ended by their idle timeout.
+    pub const PROBE_FLOWS_EXPIRED: &str = "sonde_probe_flows_expired_total";
     /// Flows evicted because the table was full.
     pub const PROBE_FLOWS_EVICTED: &str = "sonde_probe_flows_evicted_total";
     /// Flow records produced (final and interim).

@@ -101,6 +101,7 @@ pub fn capture(
         match options.emit {
             Emit::Ecs => serde_json::to_writer(&mut *out, &ecs::flow_document(&record, &observer))?,
             Emit::Records => serde_json::to_writer(&mut *out, &record)?,
+            Emit::None => continue,
         }
         out.write_all(b"\n")?;
         out.flush()?;

@@ -112,7 +112,7 @@ fn read_file(args: ReadArgs) -> u8 {
     match read::read(&args.file, &options, &mut out) {
         Ok(summary) => {
             eprintln!("{}", summary.render(&args.file));
-            0
+            u8::from(summary.read_error.is_some())
         }
         Err(e) => {
             eprintln!("sonde-probe read: {e}");

@@ -25,6 +25,8 @@ pub enum Emit {
     Ecs,
     /// The probe's wire records (`sonde.v1.Flow`) as JSON.
     Records,
+    /// Nothing per flow, only the summary (to measure decode and flows).
+    None,
 }
 
 #[derive(Clone, Debug)]
@@ -44,8 +46,9 @@ pub struct Summary {
     pub flows: u64,
     pub records: u64,
     pub elapsed_s: f64,
-    /// Set when the file ended with a read error (a truncated file): what
-    /// came before was still processed.
+    /// Set when the file ended with a read error (a truncated or corrupt
+    /// file), with the position: what came before was still processed and
+    /// written, and the command exits 1.
     pub read_error: Option<String>,
 }
 
@@ -87,7 +90,8 @@ pub fn read(
             Ok(Next::Idle) => {}
             Ok(Next::End) => break,
             Err(e) => {
-                read_error = Some(e.to_string());
+                let after = engine.counters().packets;
+                read_error = Some(format!("{e} (after packet {after})"));
                 break;
             }
         }
@@ -118,6 +122,7 @@ fn write_records(
         match emit {
             Emit::Ecs => serde_json::to_writer(&mut *out, &ecs::flow_document(&record, observer))?,
             Emit::Records => serde_json::to_writer(&mut *out, &record)?,
+            Emit::None => continue,
         }
         out.write_all(b"\n")?;
     }
@@ -158,7 +163,7 @@ impl Summary {
             ));
         }
         if let Some(e) = &self.read_error {
-            text.push_str(&format!("\nwarning: the file ended early: {e}"));
+            text.push_str(&format!("\nerror: {e}; everything before it was processed"));
         }
         text
     }

@@ -14,6 +14,17 @@ pub use live::LiveSource;
 
 use crate::decode::LinkType;
 
+/// libpcap says "permission denied" or "Operation not permitted" when the
+/// process lacks the capability: name it.
+fn permission_hint(e: &pcap::Error) -> &'static str {
+    let text = e.to_string().to_ascii_lowercase();
+    if text.contains("permission") || text.contains("not permitted") {
+        " (capturing needs CAP_NET_RAW, and CAP_NET_ADMIN for promiscuous mode: run as root or grant them, e.g. with the systemd unit)"
+    } else {
+        ""
+    }
+}
+
 /// One captured frame.
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<'a> {
@@ -46,7 +57,7 @@ pub struct CaptureStats {
 pub enum CaptureError {
     #[error("cannot open capture file {path}: {source}")]
     OpenFile { path: String, source: pcap::Error },
-    #[error("cannot open interface {interface}: {source}")]
+    #[error("cannot open interface {interface}: {source}{}", permission_hint(.source))]
     OpenLive {
         interface: String,
         source: pcap::Error,

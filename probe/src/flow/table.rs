@@ -90,6 +90,8 @@ pub(super) struct Flow {
 pub struct TableStats {
     pub flows_created: u64,
     pub flows_evicted: u64,
+    /// Flows ended by the idle (or closed) timeout.
+    pub flows_expired: u64,
     pub records: u64,
     pub interim_records: u64,
 }
@@ -192,6 +194,7 @@ impl FlowTable {
         }
         for key in &keys {
             if let Some(flow) = self.flows.remove(key) {
+                self.stats.flows_expired += 1;
                 let reason = end_reason(&flow, v1::EndReason::Idle);
                 self.emit(&flow, reason, out);
             }
@@ -318,5 +321,80 @@ fn update(flow: &mut Flow, p: &Decoded<'_>, from_client: bool, ts_us: u64) {
             flow.history.once(from_client, 'D')
         }
         (None, _) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::decode::{Decoded, Fragment, TcpHeader};
+
+    fn packet(
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        sport: u16,
+        dport: u16,
+        vlan: u16,
+    ) -> Decoded<'static> {
+        Decoded {
+            vlan,
+            src_mac: None,
+            dst_mac: None,
+            src,
+            dst,
+            proto,
+            src_port: sport,
+            dst_port: dport,
+            ip_len: 40,
+            payload_len: 0,
+            tcp: (proto == proto::TCP).then_some(TcpHeader {
+                flags: 0x10,
+                seq: 1,
+                ack: 1,
+                window: 100,
+            }),
+            fragment: Fragment::None,
+            payload: &[],
+        }
+    }
+
+    fn any_ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(IpAddr::from),
+            any::<[u8; 16]>().prop_map(IpAddr::from),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn both_directions_of_a_packet_have_the_same_key(
+            a in any_ip(), b in any_ip(), proto in prop_oneof![Just(6u8), Just(17), Just(132), Just(47)],
+            sport in any::<u16>(), dport in any::<u16>(), vlan in 0u16..4096,
+        ) {
+            let (k1, lo1) = FlowKey::of(&packet(a, b, proto, sport, dport, vlan));
+            let (k2, lo2) = FlowKey::of(&packet(b, a, proto, dport, sport, vlan));
+            prop_assert_eq!(k1, k2);
+            // Exactly one direction is the lo end, unless both ends are equal.
+            prop_assert!(lo1 != lo2 || (a, sport) == (b, dport));
+        }
+
+        #[test]
+        fn icmp_requests_and_replies_share_a_key(a in any::<[u8; 4]>(), b in any::<[u8; 4]>(), pair in prop_oneof![Just((8u16, 0u16)), Just((13, 14)), Just((17, 18))]) {
+            let (a, b) = (IpAddr::from(a), IpAddr::from(b));
+            let (k1, _) = FlowKey::of(&packet(a, b, proto::ICMP, pair.0, 0, 0));
+            let (k2, _) = FlowKey::of(&packet(b, a, proto::ICMP, pair.1, 0, 0));
+            prop_assert_eq!(k1, k2);
+        }
+
+        #[test]
+        fn different_vlans_never_share_a_flow(a in any_ip(), b in any_ip(), v1 in 0u16..4096, v2 in 0u16..4096) {
+            prop_assume!(v1 != v2);
+            let (k1, _) = FlowKey::of(&packet(a, b, 6, 1, 2, v1));
+            let (k2, _) = FlowKey::of(&packet(a, b, 6, 1, 2, v2));
+            prop_assert_ne!(k1, k2);
+        }
     }
 }

@@ -129,3 +129,22 @@ fn capture_with_an_invalid_filter_fails_clearly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn capture_without_the_capability_names_cap_net_raw() {
+    if !can_capture() {
+        return;
+    }
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(env!("CARGO_BIN_EXE_sonde-probe"))
+        .args(["capture", "-i", "lo", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot open interface lo") && stderr.contains("CAP_NET_RAW"),
+        "{stderr}"
+    );
+}

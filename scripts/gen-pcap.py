@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Writes a synthetic Ethernet pcap for end-to-end benchmarks of `sonde-probe read`.
+"""Writes capture files for end-to-end benchmarks of `sonde-probe read`.
 
-FLOWS TCP connections (handshake, DATA request/response segments, FIN close),
-interleaved in rounds so many flows are open at once, with increasing
-timestamps. Deterministic: the same arguments give the same file.
+  gen-pcap.py OUT.pcap [FLOWS] [DATA_SEGMENTS] [CONCURRENT] [PAYLOAD]
+      FLOWS synthetic TCP connections (handshake, DATA_SEGMENTS request and
+      response segments of PAYLOAD bytes, FIN close), interleaved in rounds of
+      CONCURRENT so that many flows are open at once.
+  gen-pcap.py --mix OUT.pcap REPEAT IN.pcap...
+      The Ethernet captures IN, concatenated REPEAT times, each copy an hour
+      after the previous one (so its flows are new flows).
 
-usage: gen-pcap.py OUT.pcap [FLOWS] [DATA_SEGMENTS] [CONCURRENT]
+Deterministic: the same arguments give the same file.
 """
 import struct
 import sys
@@ -28,11 +32,51 @@ def frame(src, dst, sport, dport, seq, ack, flags, payload):
     return eth + ip + tcp
 
 
+def read_pcap(path):
+    """(ts_us, caplen, wire_len, data) of every record of an Ethernet pcap."""
+    data = open(path, "rb").read()
+    magic = data[:4]
+    if magic not in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        return []
+    nano = magic == b"\x4d\x3c\xb2\xa1"
+    if struct.unpack("<I", data[20:24])[0] != 1:
+        return []
+    out, off = [], 24
+    while off + 16 <= len(data):
+        sec, frac, incl, orig = struct.unpack("<IIII", data[off:off + 16])
+        body = data[off + 16:off + 16 + incl]
+        if len(body) < incl:
+            break
+        out.append((sec * 1_000_000 + (frac // 1000 if nano else frac), orig, body))
+        off += 16 + incl
+    return out
+
+
+def mix(out, repeat, inputs):
+    records = [r for path in inputs for r in read_pcap(path)]
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        base = 1_700_000_000 * 1_000_000
+        for k in range(repeat):
+            start = base + k * 3_600_000_000
+            first = None
+            for ts, orig, body in records:
+                first = ts if first is None else first
+                t = start + max(0, ts - first) % 3_000_000_000
+                f.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(body), orig))
+                f.write(body)
+    print(f"{out}: {repeat * len(records)} packets")
+
+
 def main():
+    if sys.argv[1] == "--mix":
+        mix(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
+        return
     out = sys.argv[1]
     flows = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
     segments = int(sys.argv[3]) if len(sys.argv) > 3 else 8
     concurrent = int(sys.argv[4]) if len(sys.argv) > 4 else 10_000
+    payload = int(sys.argv[5]) if len(sys.argv) > 5 else 100
     ts = 1_700_000_000 * 1_000_000
     with open(out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
@@ -56,14 +100,16 @@ def main():
                 for i in batch:
                     c, s, cp, sp = ends[i]
                     if k % 2 == 0:
-                        write(frame(c, s, cp, sp, 1001 + 100 * (k // 2), 5001 + 1000 * (k // 2), 0x18, b"q" * 100))
+                        seq, ack = 1001 + payload * (k // 2), 5001 + payload * (k // 2)
+                        write(frame(c, s, cp, sp, seq, ack, 0x18, b"q" * payload))
                     else:
-                        write(frame(s, c, sp, cp, 5001 + 1000 * (k // 2), 1101 + 100 * (k // 2), 0x18, b"r" * 1000))
+                        seq, ack = 5001 + payload * (k // 2), 1001 + payload * (k // 2 + 1)
+                        write(frame(s, c, sp, cp, seq, ack, 0x18, b"r" * payload))
             for i in batch:
                 c, s, cp, sp = ends[i]
-                n = segments // 2
-                write(frame(c, s, cp, sp, 1001 + 100 * n, 5001 + 1000 * n, 0x11, b""))
-                write(frame(s, c, sp, cp, 5001 + 1000 * n, 1002 + 100 * n, 0x11, b""))
+                nc, ns = (segments + 1) // 2, segments // 2
+                write(frame(c, s, cp, sp, 1001 + payload * nc, 5001 + payload * ns, 0x11, b""))
+                write(frame(s, c, sp, cp, 5001 + payload * ns, 1002 + payload * nc, 0x11, b""))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of the probe's decode + flow table, from a file, one
+# core, next to nDPI's ndpiReader (Debian's libndpi-bin) on the same captures:
+#   1. synthetic: 100,000 concurrent TCP flows of 10 small packets each;
+#   2. mixed: the nDPI test captures (real traffic), concatenated 20 times.
+# Prints a markdown table (packets/s and peak RSS, and sonde/nDPI ratios) for
+# docs/benchmarks.md. Usage: scripts/bench-probe.sh [WORKDIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/sonde-bench.XXXXXX")}
+mkdir -p "$work"
+testdata=${SONDE_TESTDATA:-../shared/testdata}
+command -v ndpiReader >/dev/null || { echo "installing libndpi-bin" >&2; apt-get install -y -qq libndpi-bin >/dev/null; }
+command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+cargo build --release -q -p sonde-probe
+
+synthetic=$work/synthetic-100k.pcap
+mixed=$work/mixed.pcap
+[ -s "$synthetic" ] || python3 scripts/gen-pcap.py "$synthetic" 100000 5 100000 64 >/dev/null
+[ -s "$mixed" ] || python3 scripts/gen-pcap.py --mix "$mixed" 20 "$testdata"/ndpi/pcap/*.pcap >/dev/null
+
+packets() { target/release/sonde-probe read "$1" --emit none 2>&1 | sed -n 's/.*: \([0-9]*\) packets,.*/\1/p' | head -1; }
+
+# best of 3: "seconds maxrss_kib"
+measure() {
+    local best="" rss=0
+    for _ in 1 2 3; do
+        local out
+        /usr/bin/time -o "$work/time.txt" -f "%e %M" "$@" >/dev/null 2>&1 || true
+        out=$(tail -1 "$work/time.txt")
+        local t=${out% *} m=${out#* }
+        if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+        [ "$m" -gt "$rss" ] && rss=$m
+    done
+    echo "$best $rss"
+}
+
+echo "| capture | packets | sonde pkt/s | sonde peak RSS | ndpiReader pkt/s | ndpiReader peak RSS | speed sonde/nDPI | memory sonde/nDPI |"
+echo "|---|---|---|---|---|---|---|---|"
+for pcap in "$synthetic" "$mixed"; do
+    n=$(packets "$pcap")
+    read -r st sm < <(measure target/release/sonde-probe read "$pcap" --emit none)
+    read -r nt nm < <(measure ndpiReader -q -i "$pcap")
+    awk -v name="$(basename "$pcap")" -v n="$n" -v st="$st" -v sm="$sm" -v nt="$nt" -v nm="$nm" 'BEGIN {
+        sp = (st > 0) ? n / st : 0; np = (nt > 0) ? n / nt : 0;
+        printf "| %s | %d | %.2f M | %.0f MiB | %.2f M | %.0f MiB | %.2f | %.2f |\n",
+            name, n, sp / 1e6, sm / 1024, np / 1e6, nm / 1024, (np > 0 ? sp / np : 0), (nm > 0 ? sm / nm : 0) }'
+done

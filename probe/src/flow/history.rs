@@ -31,12 +31,17 @@ impl EndpointState {
     }
 }
 
-/// Letters with repetition rules, per direction.
+/// Letters with repetition rules, per direction. Compact: a flow table holds
+/// one per flow.
 #[derive(Clone, Copy, Debug, Default)]
 struct DirMarks {
+    /// `A`, `D`, `I`, `Q` already recorded.
     once: u8,
-    last_seq: [Option<u32>; 4],
-    counts: [u32; 3],
+    /// Which `last_seq` entries hold a value (bit per [`SeqLetter`]).
+    seq_set: u8,
+    last_seq: [u32; 4],
+    /// Saturating: the letter for the 100,000th event is never written.
+    counts: [u16; 3],
 }
 
 const ONCE_A: u8 = 1;
@@ -61,35 +66,43 @@ pub enum CountLetter {
     W = 2,
 }
 
-/// Longest history kept; Zeek's is unbounded but in practice short.
-const MAX_HISTORY: usize = 40;
+/// Longest history kept, inline; Zeek's is unbounded but in practice short.
+const MAX_HISTORY: usize = 22;
 
 #[derive(Clone, Debug, Default)]
 pub struct History {
-    text: String,
+    text: [u8; MAX_HISTORY],
+    len: u8,
     marks: [DirMarks; 2],
 }
 
 impl History {
     /// Marks the direction as flipped (`^` leads the string).
     pub fn flipped(&mut self) {
-        if self.text.is_empty() {
-            self.text.push('^');
+        if self.len == 0 {
+            self.push_byte(b'^');
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.text
+        // Only ASCII letters are ever pushed.
+        let text = self.text.get(..usize::from(self.len)).unwrap_or_default();
+        std::str::from_utf8(text).unwrap_or_default()
     }
 
-    fn push(&mut self, from_client: bool, upper: char) {
-        if self.text.len() < MAX_HISTORY {
-            self.text.push(if from_client {
-                upper
-            } else {
-                upper.to_ascii_lowercase()
-            });
+    fn push_byte(&mut self, b: u8) {
+        if let Some(slot) = self.text.get_mut(usize::from(self.len)) {
+            *slot = b;
+            self.len += 1;
         }
+    }
+
+    fn push(&mut self, from_client: bool, upper: u8) {
+        self.push_byte(if from_client {
+            upper
+        } else {
+            upper.to_ascii_lowercase()
+        });
     }
 
     fn dir(from_client: bool) -> usize {
@@ -108,23 +121,27 @@ impl History {
         let marks = &mut self.marks[Self::dir(from_client)];
         if marks.once & bit == 0 {
             marks.once |= bit;
-            self.push(from_client, letter);
+            self.push(from_client, letter as u8);
         }
     }
 
     /// `S`, `H`, `F`, `R`: again only for a new sequence number.
     pub fn seq(&mut self, from_client: bool, letter: SeqLetter, seq: u32) {
-        let slot = &mut self.marks[Self::dir(from_client)].last_seq[letter as usize];
-        if *slot != Some(seq) {
-            *slot = Some(seq);
-            let c = match letter {
-                SeqLetter::S => 'S',
-                SeqLetter::H => 'H',
-                SeqLetter::F => 'F',
-                SeqLetter::R => 'R',
-            };
-            self.push(from_client, c);
+        let marks = &mut self.marks[Self::dir(from_client)];
+        let i = letter as usize;
+        let bit = 1u8 << i;
+        if marks.seq_set & bit != 0 && marks.last_seq[i] == seq {
+            return;
         }
+        marks.seq_set |= bit;
+        marks.last_seq[i] = seq;
+        let c = match letter {
+            SeqLetter::S => b'S',
+            SeqLetter::H => b'H',
+            SeqLetter::F => b'F',
+            SeqLetter::R => b'R',
+        };
+        self.push(from_client, c);
     }
 
     /// `G`, `T`, `W`: at the 1st, 10th, 100th... event.
@@ -132,11 +149,11 @@ impl History {
         let n = &mut self.marks[Self::dir(from_client)].counts[letter as usize];
         *n = n.saturating_add(1);
         let n = *n;
-        if n == 1 || (n % 10 == 0 && is_power_of_ten(n)) {
+        if n == 1 || (n % 10 == 0 && is_power_of_ten(u32::from(n))) {
             let c = match letter {
-                CountLetter::G => 'G',
-                CountLetter::T => 'T',
-                CountLetter::W => 'W',
+                CountLetter::G => b'G',
+                CountLetter::T => b'T',
+                CountLetter::W => b'W',
             };
             self.push(from_client, c);
         }
@@ -156,10 +173,10 @@ pub(super) struct StateInput<'a> {
     pub(super) proto: u8,
     pub(super) client: EndpointState,
     pub(super) server: EndpointState,
-    pub(super) client_payload: u64,
-    pub(super) server_payload: u64,
-    pub(super) client_packets: u64,
-    pub(super) server_packets: u64,
+    /// Whether each side ever sent a packet, and whether any side sent payload.
+    pub(super) client_sent: bool,
+    pub(super) server_sent: bool,
+    pub(super) any_payload: bool,
     pub(super) history: &'a str,
 }
 
@@ -170,9 +187,7 @@ pub(super) fn conn_state(i: &StateInput<'_>) -> &'static str {
         crate::decode::proto::TCP => {
             let (os, rs) = (i.client, i.server);
             if rs == Reset {
-                if matches!(os, SynSent | SynAckSent)
-                    || (os == Reset && i.client_payload == 0 && i.server_payload == 0)
-                {
+                if matches!(os, SynSent | SynAckSent) || (os == Reset && !i.any_payload) {
                     "REJ"
                 } else if os.inactive() {
                     "RSTRH"
@@ -203,7 +218,7 @@ pub(super) fn conn_state(i: &StateInput<'_>) -> &'static str {
                 "OTH"
             }
         }
-        crate::decode::proto::UDP => match (i.client_packets > 0, i.server_packets > 0) {
+        crate::decode::proto::UDP => match (i.client_sent, i.server_sent) {
             (true, true) => "SF",
             (true, false) => "S0",
             (false, true) => "SHR",

@@ -15,9 +15,9 @@
 //!   reset; TCP analysis and history stay cumulative) and goes on; when the
 //!   table is full the longest-idle flow is evicted (counted); shutdown
 //!   flushes every flow. Every record carries its end reason.
-//! - Flows are kept in least-recently-seen order, so both eviction and the
-//!   idle sweep start at the front and stop at the first flow too young to
-//!   expire: no full scans.
+//! - Flows are kept in least-recently-seen order (an intrusive list over a
+//!   slab, see `table`), so both eviction and the idle sweep start at the
+//!   front and stop at the first flow too young to expire: no full scans.
 
 mod history;
 mod record;

@@ -7,7 +7,7 @@ use sonde_proto::v1;
 
 use super::FlowSettings;
 use super::history::{StateInput, conn_state};
-use super::table::Flow;
+use super::table::{DirStats, Flow, FlowKey};
 use crate::decode::proto;
 
 fn ip_bytes(ip: IpAddr) -> Vec<u8> {
@@ -25,8 +25,18 @@ fn endpoint((ip, port): (IpAddr, u16), mac: Option<[u8; 6]>) -> v1::Endpoint {
     }
 }
 
+fn direction(d: DirStats, flags: u8) -> v1::Direction {
+    v1::Direction {
+        packets: u64::from(d.packets),
+        bytes: d.bytes,
+        payload_bytes: d.payload_bytes,
+        tcp_flags: u32::from(flags),
+    }
+}
+
 /// The record of `flow` for the interval since its last record.
 pub(super) fn build(
+    key: &FlowKey,
     flow: &Flow,
     interface: &str,
     settings: &FlowSettings,
@@ -34,75 +44,53 @@ pub(super) fn build(
     interim: bool,
 ) -> v1::Flow {
     let [c2s, s2c] = flow.dirs;
-    let direction = |d: super::table::DirStats| v1::Direction {
-        packets: d.packets,
-        bytes: d.bytes,
-        payload_bytes: d.payload_bytes,
-        tcp_flags: u32::from(d.tcp_flags),
-    };
-    let client_state = flow
-        .tcp
-        .as_ref()
-        .map(|t| t.dirs[0].state)
-        .unwrap_or_default();
-    let server_state = flow
-        .tcp
-        .as_ref()
-        .map(|t| t.dirs[1].state)
-        .unwrap_or_default();
+    let (client, server, proto) = (flow.client(key), flow.server(key), key.proto());
     let state = conn_state(&StateInput {
-        proto: flow.proto,
-        client: client_state,
-        server: server_state,
-        client_payload: flow.total_payload[0],
-        server_payload: flow.total_payload[1],
-        client_packets: flow.total_packets[0],
-        server_packets: flow.total_packets[1],
+        proto,
+        client: flow
+            .tcp
+            .as_ref()
+            .map(|t| t.dirs[0].state)
+            .unwrap_or_default(),
+        server: flow
+            .tcp
+            .as_ref()
+            .map(|t| t.dirs[1].state)
+            .unwrap_or_default(),
+        client_sent: flow.sent(0),
+        server_sent: flow.sent(1),
+        any_payload: flow.sent_payload(0) || flow.sent_payload(1),
         history: flow.history.as_str(),
     });
-    let tuple = match flow.proto {
-        proto::ICMP | proto::ICMPV6 => FlowTuple::icmp(
-            flow.client.0,
-            flow.server.0,
-            flow.client.1 as u8,
-            flow.server.1 as u8,
-        ),
-        _ => FlowTuple::new(
-            flow.client.0,
-            flow.server.0,
-            flow.proto,
-            flow.client.1,
-            flow.server.1,
-        ),
-    };
-    let tcp = flow.tcp.as_ref().map(|t| {
-        let payload: u64 = flow.total_payload.iter().sum();
-        let bytes: u64 = c2s.bytes + s2c.bytes;
-        v1::TcpAnalysis {
-            rtt_server_us: t.rtt_server_us,
-            rtt_client_us: t.rtt_client_us,
-            client_retransmissions: t.dirs[0].retransmissions,
-            server_retransmissions: t.dirs[1].retransmissions,
-            client_out_of_order: t.dirs[0].out_of_order,
-            server_out_of_order: t.dirs[1].out_of_order,
-            client_zero_windows: t.dirs[0].zero_windows,
-            server_zero_windows: t.dirs[1].zero_windows,
-            goodput_ratio: goodput(
-                c2s.payload_bytes + s2c.payload_bytes,
-                t.retransmitted_bytes(),
-                bytes,
-                payload,
-            ),
+    let tuple = match proto {
+        proto::ICMP | proto::ICMPV6 => {
+            FlowTuple::icmp(client.0, server.0, client.1 as u8, server.1 as u8)
         }
+        _ => FlowTuple::new(client.0, server.0, proto, client.1, server.1),
+    };
+    let tcp = flow.tcp.as_ref().map(|t| v1::TcpAnalysis {
+        rtt_server_us: u64::from(t.rtt_server_us),
+        rtt_client_us: u64::from(t.rtt_client_us),
+        client_retransmissions: u64::from(t.dirs[0].retransmissions),
+        server_retransmissions: u64::from(t.dirs[1].retransmissions),
+        client_out_of_order: u64::from(t.dirs[0].out_of_order),
+        server_out_of_order: u64::from(t.dirs[1].out_of_order),
+        client_zero_windows: u64::from(t.dirs[0].zero_windows),
+        server_zero_windows: u64::from(t.dirs[1].zero_windows),
+        goodput_ratio: goodput(
+            c2s.payload_bytes + s2c.payload_bytes,
+            t.retransmitted_bytes(),
+            c2s.bytes + s2c.bytes,
+        ),
     });
     v1::Flow {
         interface: interface.to_owned(),
-        vlan_id: u32::from(flow.vlan),
-        ip_protocol: u32::from(flow.proto),
-        client: Some(endpoint(flow.client, flow.macs[0])),
-        server: Some(endpoint(flow.server, flow.macs[1])),
-        client_to_server: Some(direction(c2s)),
-        server_to_client: Some(direction(s2c)),
+        vlan_id: u32::from(key.vlan()),
+        ip_protocol: u32::from(proto),
+        client: Some(endpoint(client, flow.mac(0))),
+        server: Some(endpoint(server, flow.mac(1))),
+        client_to_server: Some(direction(c2s, flow.tcp_flags[0])),
+        server_to_client: Some(direction(s2c, flow.tcp_flags[1])),
         first_seen_us: flow.interval_us,
         last_seen_us: flow.last_us,
         conn_state: state.to_owned(),
@@ -122,12 +110,7 @@ pub(super) fn build(
 /// when a flow is all headers (ACK storms, tiny writes) or retransmissions.
 /// The retransmitted bytes are counted over the whole flow, so an interim
 /// record's ratio is approximate.
-fn goodput(
-    interval_payload: u64,
-    retransmitted: u64,
-    interval_bytes: u64,
-    _total_payload: u64,
-) -> f64 {
+fn goodput(interval_payload: u64, retransmitted: u64, interval_bytes: u64) -> f64 {
     if interval_bytes == 0 {
         return 0.0;
     }

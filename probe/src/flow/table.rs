@@ -1,9 +1,18 @@
 //! The flow table proper: lookup, creation, per-packet update, expiry.
+//!
+//! Storage (design note): flows live in a slab (`Vec<Slot>`, reused through a
+//! free list) threaded on an intrusive doubly linked list in
+//! least-recently-seen order; a `hashbrown::HashTable<u32>` maps a key's hash
+//! to its slot. Per flow that is one slot (key, flow state, two links) plus
+//! about five bytes of index: no allocation per flow, and eviction and expiry
+//! walk from the list's head. Memory and time per flow are measured in
+//! docs/benchmarks.md.
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hashlink::LinkedHashMap;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use sonde_proto::v1;
 
 use super::FlowSettings;
@@ -11,13 +20,18 @@ use super::history::History;
 use super::tcp::TcpFlow;
 use crate::decode::{Decoded, proto};
 
+/// No slot.
+const NIL: u32 = u32::MAX;
+
 /// Canonical flow key: the endpoint with the smaller (address, port) first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    lo: (IpAddr, u16),
-    hi: (IpAddr, u16),
-    proto: u8,
+    lo_ip: IpAddr,
+    hi_ip: IpAddr,
+    lo_port: u16,
+    hi_port: u16,
     vlan: u16,
+    proto: u8,
 }
 
 impl FlowKey {
@@ -27,15 +41,31 @@ impl FlowKey {
         let (src, dst) = ((p.src, sport), (p.dst, dport));
         let src_is_lo = src <= dst;
         let (lo, hi) = if src_is_lo { (src, dst) } else { (dst, src) };
-        (
-            FlowKey {
-                lo,
-                hi,
-                proto: p.proto,
-                vlan: p.vlan,
-            },
-            src_is_lo,
-        )
+        let key = FlowKey {
+            lo_ip: lo.0,
+            hi_ip: hi.0,
+            lo_port: lo.1,
+            hi_port: hi.1,
+            vlan: p.vlan,
+            proto: p.proto,
+        };
+        (key, src_is_lo)
+    }
+
+    pub(super) fn lo(&self) -> (IpAddr, u16) {
+        (self.lo_ip, self.lo_port)
+    }
+
+    pub(super) fn hi(&self) -> (IpAddr, u16) {
+        (self.hi_ip, self.hi_port)
+    }
+
+    pub(super) fn proto(&self) -> u8 {
+        self.proto
+    }
+
+    pub(super) fn vlan(&self) -> u16 {
+        self.vlan
     }
 }
 
@@ -54,35 +84,83 @@ fn key_ports(p: &Decoded<'_>) -> (u16, u16) {
     }
 }
 
-/// Counters of one direction since the last record.
+/// Counters of one direction since the last record. Packets fit 32 bits:
+/// an interval (at most the active timeout) at this probe's top speed holds
+/// about a billion; the count saturates rather than wraps.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct DirStats {
-    pub(super) packets: u64,
     pub(super) bytes: u64,
     pub(super) payload_bytes: u64,
-    pub(super) tcp_flags: u8,
+    pub(super) packets: u32,
 }
+
+/// `Flow::bits`.
+const CLIENT_IS_LO: u8 = 1;
+/// MAC address of the client (`<< 0`) / server (`<< 1`) known.
+const MAC: u8 = 2;
+/// Client / server sent a packet, ever.
+const SENT: u8 = 8;
+/// Client / server sent payload, ever.
+const PAYLOAD: u8 = 32;
 
 /// One flow. Index 0 of the per-direction arrays is client -> server.
 #[derive(Clone, Debug)]
 pub(super) struct Flow {
     pub(super) id: u64,
-    pub(super) proto: u8,
-    pub(super) vlan: u16,
-    pub(super) client: (IpAddr, u16),
-    pub(super) server: (IpAddr, u16),
-    pub(super) macs: [Option<[u8; 6]>; 2],
-    /// True when the client is the key's `lo` end.
-    pub(super) client_is_lo: bool,
-    pub(super) last_us: u64,
-    /// Start of the current record's interval (first_us, or the last interim).
+    /// Start of the current record's interval (first packet, or the last interim).
     pub(super) interval_us: u64,
+    pub(super) last_us: u64,
     pub(super) dirs: [DirStats; 2],
-    /// Totals over the whole flow, for conn_state.
-    pub(super) total_packets: [u64; 2],
-    pub(super) total_payload: [u64; 2],
-    pub(super) tcp: Option<TcpFlow>,
+    pub(super) tcp_flags: [u8; 2],
+    macs: [[u8; 6]; 2],
+    bits: u8,
     pub(super) history: History,
+    pub(super) tcp: Option<TcpFlow>,
+}
+
+impl Flow {
+    fn has(&self, bit: u8) -> bool {
+        self.bits & bit != 0
+    }
+
+    /// The originator's (address, port).
+    pub(super) fn client(&self, key: &FlowKey) -> (IpAddr, u16) {
+        if self.has(CLIENT_IS_LO) {
+            key.lo()
+        } else {
+            key.hi()
+        }
+    }
+
+    pub(super) fn server(&self, key: &FlowKey) -> (IpAddr, u16) {
+        if self.has(CLIENT_IS_LO) {
+            key.hi()
+        } else {
+            key.lo()
+        }
+    }
+
+    /// MAC of the client (`dir` 0) or server (1), when the link had one.
+    pub(super) fn mac(&self, dir: usize) -> Option<[u8; 6]> {
+        self.has(MAC << dir).then(|| self.macs[dir])
+    }
+
+    /// Whether the client (0) or server (1) ever sent a packet / payload.
+    pub(super) fn sent(&self, dir: usize) -> bool {
+        self.has(SENT << dir)
+    }
+
+    pub(super) fn sent_payload(&self, dir: usize) -> bool {
+        self.has(PAYLOAD << dir)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    key: FlowKey,
+    flow: Flow,
+    prev: u32,
+    next: u32,
 }
 
 /// What the table did since it was created.
@@ -98,14 +176,21 @@ pub struct TableStats {
 
 #[derive(Debug)]
 pub struct FlowTable {
-    flows: LinkedHashMap<FlowKey, Flow>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Least and most recently seen flows.
+    head: u32,
+    tail: u32,
+    len: usize,
     settings: FlowSettings,
     interface: Arc<str>,
     next_id: u64,
     stats: TableStats,
     last_sweep_us: u64,
-    /// Keys to expire, reused across sweeps.
-    scratch: Vec<FlowKey>,
+    /// Slots to expire, reused across sweeps.
+    scratch: Vec<u32>,
     min_idle_us: u64,
 }
 
@@ -118,9 +203,22 @@ impl FlowTable {
             .chain([settings.idle_timeout_us, settings.closed_timeout_us])
             .min()
             .unwrap_or(settings.idle_timeout_us);
+        // The table never grows past max_flows (and slot indices are u32):
+        // reserve once, so growth never copies the slab (pages are only
+        // resident once used).
+        let capacity = settings.max_flows.clamp(1, NIL as usize - 1);
         Self {
-            flows: LinkedHashMap::new(),
-            settings,
+            index: HashTable::with_capacity(capacity),
+            hasher: DefaultHashBuilder::default(),
+            slots: Vec::with_capacity(capacity),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            len: 0,
+            settings: FlowSettings {
+                max_flows: capacity,
+                ..settings
+            },
             interface: Arc::from(interface),
             next_id: 1,
             stats: TableStats::default(),
@@ -131,11 +229,11 @@ impl FlowTable {
     }
 
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.len == 0
     }
 
     pub fn stats(&self) -> TableStats {
@@ -146,19 +244,31 @@ impl FlowTable {
     pub fn process(&mut self, p: &Decoded<'_>, ts_us: u64, out: &mut Vec<v1::Flow>) {
         self.advance(ts_us, out);
         let (key, src_is_lo) = FlowKey::of(p);
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.settings.max_flows.max(1) {
-                self.evict_one(out);
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        let found = self
+            .index
+            .find(hash, |&i| slots[i as usize].key == key)
+            .copied();
+        let i = match found {
+            Some(i) => {
+                self.touch(i);
+                i
             }
-            let flow = self.create(p, ts_us, src_is_lo);
-            self.flows.insert(key, flow);
-        }
-        let Some(flow) = self.flows.to_back(&key) else {
-            return;
+            None => {
+                if self.len >= self.settings.max_flows {
+                    self.evict_one(out);
+                }
+                let flow = self.create(p, ts_us, src_is_lo);
+                self.insert(key, flow, hash)
+            }
         };
-        let from_client = src_is_lo == flow.client_is_lo;
+        let slot = &mut self.slots[i as usize];
+        let flow = &mut slot.flow;
+        let from_client = src_is_lo == flow.has(CLIENT_IS_LO);
         if ts_us.saturating_sub(flow.interval_us) >= self.settings.active_timeout_us {
             let record = super::record::build(
+                &slot.key,
                 flow,
                 &self.interface,
                 &self.settings,
@@ -169,6 +279,7 @@ impl FlowTable {
             self.stats.records += 1;
             self.stats.interim_records += 1;
             flow.dirs = [DirStats::default(); 2];
+            flow.tcp_flags = [0; 2];
             flow.interval_us = ts_us;
         }
         update(flow, p, from_client, ts_us);
@@ -181,25 +292,27 @@ impl FlowTable {
             return;
         }
         self.last_sweep_us = now_us;
-        let mut keys = std::mem::take(&mut self.scratch);
-        keys.clear();
-        for (key, flow) in self.flows.iter() {
-            let idle = now_us.saturating_sub(flow.last_us);
+        let mut expired = std::mem::take(&mut self.scratch);
+        expired.clear();
+        let mut i = self.head;
+        while i != NIL {
+            let slot = &self.slots[i as usize];
+            let idle = now_us.saturating_sub(slot.flow.last_us);
             if idle <= self.min_idle_us {
                 break; // everything behind is younger
             }
-            if idle > self.idle_timeout(flow) {
-                keys.push(*key);
+            if idle > self.idle_timeout(&slot.key, &slot.flow) {
+                expired.push(i);
             }
+            i = slot.next;
         }
-        for key in &keys {
-            if let Some(flow) = self.flows.remove(key) {
-                self.stats.flows_expired += 1;
-                let reason = end_reason(&flow, v1::EndReason::Idle);
-                self.emit(&flow, reason, out);
-            }
+        for &i in &expired {
+            self.stats.flows_expired += 1;
+            let reason = end_reason(&self.slots[i as usize].flow, v1::EndReason::Idle);
+            self.emit(i, reason, out);
+            self.remove(i);
         }
-        self.scratch = keys;
+        self.scratch = expired;
     }
 
     /// Ends up to `max` flows, longest idle first (shutdown or end of a
@@ -207,42 +320,118 @@ impl FlowTable {
     /// records of a full table never sit in memory all at once.
     pub fn flush(&mut self, max: usize, out: &mut Vec<v1::Flow>) -> bool {
         for _ in 0..max {
-            let Some((_, flow)) = self.flows.pop_front() else {
+            let i = self.head;
+            if i == NIL {
                 break;
-            };
-            let reason = end_reason(&flow, v1::EndReason::Shutdown);
-            self.emit(&flow, reason, out);
+            }
+            let reason = end_reason(&self.slots[i as usize].flow, v1::EndReason::Shutdown);
+            self.emit(i, reason, out);
+            self.remove(i);
         }
-        !self.flows.is_empty()
+        self.head != NIL
     }
 
-    fn idle_timeout(&self, flow: &Flow) -> u64 {
+    fn idle_timeout(&self, key: &FlowKey, flow: &Flow) -> u64 {
         if flow.tcp.as_ref().is_some_and(|t| t.saw_fin_or_rst) {
             return self.settings.closed_timeout_us;
         }
         self.settings
             .idle_by_protocol
-            .get(&flow.proto)
+            .get(&key.proto)
             .copied()
             .unwrap_or(self.settings.idle_timeout_us)
     }
 
     fn evict_one(&mut self, out: &mut Vec<v1::Flow>) {
-        if let Some((_, flow)) = self.flows.pop_front() {
+        let i = self.head;
+        if i != NIL {
             self.stats.flows_evicted += 1;
-            self.emit(&flow, v1::EndReason::Evicted, out);
+            self.emit(i, v1::EndReason::Evicted, out);
+            self.remove(i);
         }
     }
 
-    fn emit(&mut self, flow: &Flow, reason: v1::EndReason, out: &mut Vec<v1::Flow>) {
+    fn emit(&mut self, i: u32, reason: v1::EndReason, out: &mut Vec<v1::Flow>) {
+        let slot = &self.slots[i as usize];
         out.push(super::record::build(
-            flow,
+            &slot.key,
+            &slot.flow,
             &self.interface,
             &self.settings,
             reason,
             false,
         ));
         self.stats.records += 1;
+    }
+
+    /// Stores a new flow at the tail; returns its slot.
+    fn insert(&mut self, key: FlowKey, flow: Flow, hash: u64) -> u32 {
+        let slot = Slot {
+            key,
+            flow,
+            prev: NIL,
+            next: NIL,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(hash, i, |&j| hasher.hash_one(slots[j as usize].key));
+        self.push_back(i);
+        self.len += 1;
+        i
+    }
+
+    /// Forgets a flow: out of the index and the list, slot to the free list.
+    fn remove(&mut self, i: u32) {
+        let hash = self.hasher.hash_one(self.slots[i as usize].key);
+        if let Ok(entry) = self.index.find_entry(hash, |&j| j == i) {
+            entry.remove();
+        }
+        self.unlink(i);
+        self.free.push(i);
+        self.len -= 1;
+    }
+
+    fn touch(&mut self, i: u32) {
+        if self.tail != i {
+            self.unlink(i);
+            self.push_back(i);
+        }
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next) = (self.slots[i as usize].prev, self.slots[i as usize].next);
+        match prev {
+            NIL => self.head = next,
+            p => self.slots[p as usize].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.slots[n as usize].prev = prev,
+        }
+    }
+
+    fn push_back(&mut self, i: u32) {
+        let tail = self.tail;
+        {
+            let slot = &mut self.slots[i as usize];
+            slot.prev = tail;
+            slot.next = NIL;
+        }
+        match tail {
+            NIL => self.head = i,
+            t => self.slots[t as usize].next = i,
+        }
+        self.tail = i;
     }
 
     fn create(&mut self, p: &Decoded<'_>, ts_us: u64, src_is_lo: bool) -> Flow {
@@ -257,27 +446,16 @@ impl FlowTable {
         if flip {
             history.flipped();
         }
-        let (src, dst) = ((p.src, p.src_port), (p.dst, p.dst_port));
-        let (client, server, macs) = if flip {
-            (dst, src, [p.dst_mac, p.src_mac])
-        } else {
-            (src, dst, [p.src_mac, p.dst_mac])
-        };
         Flow {
             id,
-            proto: p.proto,
-            vlan: p.vlan,
-            client,
-            server,
-            macs,
-            client_is_lo: src_is_lo != flip,
-            last_us: ts_us,
             interval_us: ts_us,
+            last_us: ts_us,
             dirs: [DirStats::default(); 2],
-            total_packets: [0; 2],
-            total_payload: [0; 2],
-            tcp: (p.proto == proto::TCP).then(TcpFlow::default),
+            tcp_flags: [0; 2],
+            macs: [[0; 6]; 2],
+            bits: if src_is_lo != flip { CLIENT_IS_LO } else { 0 },
             history,
+            tcp: (p.proto == proto::TCP).then(TcpFlow::default),
         }
     }
 }
@@ -296,17 +474,22 @@ fn update(flow: &mut Flow, p: &Decoded<'_>, from_client: bool, ts_us: u64) {
     let d = usize::from(!from_client);
     flow.last_us = flow.last_us.max(ts_us);
     let stats = &mut flow.dirs[d];
-    stats.packets += 1;
+    stats.packets = stats.packets.saturating_add(1);
     stats.bytes += u64::from(p.ip_len);
     stats.payload_bytes += u64::from(p.payload_len);
-    flow.total_packets[d] += 1;
-    flow.total_payload[d] += u64::from(p.payload_len);
-    if flow.macs[d].is_none() {
-        flow.macs[d] = p.src_mac;
+    flow.bits |= SENT << d;
+    if p.payload_len > 0 {
+        flow.bits |= PAYLOAD << d;
+    }
+    if let Some(mac) = p.src_mac
+        && !flow.has(MAC << d)
+    {
+        flow.macs[d] = mac;
+        flow.bits |= MAC << d;
     }
     match (&mut flow.tcp, p.tcp) {
         (Some(tcp), Some(header)) => {
-            stats.tcp_flags |= header.flags;
+            flow.tcp_flags[d] |= header.flags;
             tcp.update(
                 from_client,
                 &header,

@@ -11,42 +11,62 @@
 use super::history::{CountLetter, EndpointState, History, SeqLetter};
 use crate::decode::{TcpHeader, tcp_flags as f};
 
-const MAX_HOLES: usize = 4;
+const MAX_HOLES: usize = 2;
 
 /// `a` after `b` in sequence space.
 fn after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
 }
 
+/// A range of sequence space skipped by a jump forward; empty when
+/// `start == end` (no `Option`: a flow table holds four of these per flow).
 #[derive(Clone, Copy, Debug, Default)]
 struct Hole {
     start: u32,
     end: u32,
 }
 
-/// One direction's sequence space and counters.
+impl Hole {
+    fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// One direction's sequence space and counters (counters saturate; they are
+/// per flow, and a flow table holds one of these per direction).
 #[derive(Clone, Debug, Default)]
 pub struct TcpDir {
     pub state: EndpointState,
+    /// Whether `max_end` holds a value.
+    started: bool,
     /// One past the highest sequence number seen (data, SYN and FIN count).
-    max_end: Option<u32>,
-    holes: [Option<Hole>; MAX_HOLES],
-    pub retransmissions: u64,
-    pub retransmitted_bytes: u64,
-    pub out_of_order: u64,
-    pub zero_windows: u64,
-    pub gaps: u64,
+    max_end: u32,
+    holes: [Hole; MAX_HOLES],
+    pub retransmissions: u32,
+    pub out_of_order: u32,
+    pub zero_windows: u32,
+    pub gaps: u32,
+    /// Saturates at 4 GiB, enough for a goodput estimate.
+    pub retransmitted_bytes: u32,
 }
 
 /// TCP state of a flow; index 0 is the client (originator), 1 the server.
 #[derive(Clone, Debug, Default)]
 pub struct TcpFlow {
     pub dirs: [TcpDir; 2],
-    syn_us: Option<u64>,
-    syn_ack_us: Option<u64>,
-    pub rtt_server_us: u64,
-    pub rtt_client_us: u64,
+    /// Capture time of the last handshake step seen (the SYN, then the
+    /// SYN+ACK), the start of the next RTT measurement.
+    handshake_us: u64,
+    pub rtt_server_us: u32,
+    pub rtt_client_us: u32,
+    saw_syn: bool,
+    saw_syn_ack: bool,
     pub saw_fin_or_rst: bool,
+}
+
+/// Microseconds as a `u32` (71 minutes), saturating: plenty for a handshake.
+fn us32(us: u64) -> u32 {
+    u32::try_from(us).unwrap_or(u32::MAX)
 }
 
 impl TcpFlow {
@@ -95,22 +115,22 @@ impl TcpFlow {
             history.once(from_client, 'A');
         }
         if tcp.window == 0 && !rst && !syn {
-            self.dirs[me].zero_windows += 1;
+            self.dirs[me].zero_windows = self.dirs[me].zero_windows.saturating_add(1);
             history.count(from_client, CountLetter::W);
         }
 
         // Handshake RTTs: SYN -> SYN+ACK is the server side, SYN+ACK -> ACK the client side.
-        if syn && !ack && from_client && self.syn_us.is_none() {
-            self.syn_us = Some(ts_us);
-        } else if syn && ack && !from_client && self.syn_ack_us.is_none() {
-            self.syn_ack_us = Some(ts_us);
-            if let Some(syn_us) = self.syn_us {
-                self.rtt_server_us = ts_us.saturating_sub(syn_us);
+        if syn && !ack && from_client && !self.saw_syn {
+            self.saw_syn = true;
+            self.handshake_us = ts_us;
+        } else if syn && ack && !from_client && !self.saw_syn_ack {
+            if self.saw_syn {
+                self.rtt_server_us = us32(ts_us.saturating_sub(self.handshake_us));
             }
-        } else if ack && !syn && from_client && self.rtt_client_us == 0 {
-            if let Some(syn_ack_us) = self.syn_ack_us {
-                self.rtt_client_us = ts_us.saturating_sub(syn_ack_us).max(1);
-            }
+            self.saw_syn_ack = true;
+            self.handshake_us = ts_us;
+        } else if ack && !syn && from_client && self.rtt_client_us == 0 && self.saw_syn_ack {
+            self.rtt_client_us = us32(ts_us.saturating_sub(self.handshake_us)).max(1);
         }
 
         // Sequence analysis of this direction.
@@ -118,14 +138,15 @@ impl TcpFlow {
         if seg_len > 0 && !rst {
             let retransmitted = self.dirs[me].segment(tcp.seq, seg_len);
             if retransmitted && payload_len > 0 {
-                self.dirs[me].retransmissions += 1;
-                self.dirs[me].retransmitted_bytes += u64::from(payload_len);
+                let dir = &mut self.dirs[me];
+                dir.retransmissions = dir.retransmissions.saturating_add(1);
+                dir.retransmitted_bytes = dir.retransmitted_bytes.saturating_add(payload_len);
                 history.count(from_client, CountLetter::T);
             }
         }
         // The peer's data acknowledged but never seen: a content gap.
         if ack && !rst && self.dirs[peer].acked_unseen(tcp.ack) {
-            self.dirs[peer].gaps += 1;
+            self.dirs[peer].gaps = self.dirs[peer].gaps.saturating_add(1);
             history.count(!from_client, CountLetter::G);
         }
 
@@ -177,7 +198,10 @@ impl TcpFlow {
 
     /// Payload bytes sent once (retransmissions excluded), both directions.
     pub fn retransmitted_bytes(&self) -> u64 {
-        self.dirs.iter().map(|d| d.retransmitted_bytes).sum()
+        self.dirs
+            .iter()
+            .map(|d| u64::from(d.retransmitted_bytes))
+            .sum()
     }
 }
 
@@ -185,10 +209,12 @@ impl TcpDir {
     /// Records a segment `[seq, seq + len)`; true when it repeats data already seen.
     fn segment(&mut self, seq: u32, len: u32) -> bool {
         let end = seq.wrapping_add(len);
-        let Some(max_end) = self.max_end else {
-            self.max_end = Some(end);
+        if !self.started {
+            self.started = true;
+            self.max_end = end;
             return false;
-        };
+        }
+        let max_end = self.max_end;
         if after(end, max_end) {
             if after(seq, max_end) {
                 // A jump forward: remember the skipped range.
@@ -197,24 +223,15 @@ impl TcpDir {
                     end: seq,
                 });
             }
-            self.max_end = Some(end);
+            self.max_end = end;
             return false;
         }
         // At or behind the front: filling a hole, or a retransmission.
-        for slot in &mut self.holes {
-            if let Some(hole) = *slot
-                && !after(hole.start, seq)
-                && after(hole.end, seq)
-            {
-                self.out_of_order += 1;
-                *slot = if after(hole.end, end) {
-                    Some(Hole {
-                        start: end,
-                        end: hole.end,
-                    })
-                } else {
-                    None
-                };
+        for hole in &mut self.holes {
+            if !hole.is_empty() && !after(hole.start, seq) && after(hole.end, seq) {
+                self.out_of_order = self.out_of_order.saturating_add(1);
+                // What is left of the hole after this segment (maybe nothing).
+                hole.start = if after(hole.end, end) { end } else { hole.end };
                 return false;
             }
         }
@@ -222,33 +239,31 @@ impl TcpDir {
     }
 
     fn add_hole(&mut self, hole: Hole) {
-        if let Some(slot) = self.holes.iter_mut().find(|h| h.is_none()) {
-            *slot = Some(hole);
+        if let Some(slot) = self.holes.iter_mut().find(|h| h.is_empty()) {
+            *slot = hole;
         } else {
             // Full: forget the oldest hole, it is the likeliest to be a real loss.
             self.holes.rotate_left(1);
-            self.holes[MAX_HOLES - 1] = Some(hole);
+            self.holes[MAX_HOLES - 1] = hole;
         }
     }
 
     /// The peer acknowledges `ack`: true (once per hole) when that covers
     /// bytes this direction never showed us.
     fn acked_unseen(&mut self, ack: u32) -> bool {
-        let Some(max_end) = self.max_end else {
+        if !self.started {
             return false;
-        };
-        if after(ack, max_end) {
+        }
+        if after(ack, self.max_end) {
             // Acknowledged beyond anything seen: data missed by the capture.
-            self.max_end = Some(ack);
+            self.max_end = ack;
             return true;
         }
         let mut gap = false;
-        for slot in &mut self.holes {
-            if let Some(hole) = *slot
-                && after(ack, hole.start)
-            {
+        for hole in &mut self.holes {
+            if !hole.is_empty() && after(ack, hole.start) {
                 gap = true;
-                *slot = None;
+                *hole = Hole::default();
             }
         }
         gap

@@ -21,6 +21,9 @@ pub struct CollectorConfig {
     pub elasticsearch: Option<ElasticsearchConfig>,
     #[serde(default)]
     pub spool: SpoolConfig,
+    /// NDJSON files: the output when no Elasticsearch is configured.
+    #[serde(default)]
+    pub file: FileOutputConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
@@ -62,6 +65,28 @@ pub struct SpoolConfig {
     pub max_size: ByteSize,
 }
 
+/// `[file]`: NDJSON output files, one directory, rotated by size and age.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct FileOutputConfig {
+    pub dir: PathBuf,
+    pub max_file_size: ByteSize,
+    pub max_file_age: Duration,
+    /// Rotated files kept per kind (flow, alert); older ones are deleted.
+    pub max_files: usize,
+}
+
+impl Default for FileOutputConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("/var/lib/sonde-collector/ndjson"),
+            max_file_size: ByteSize::mib(256),
+            max_file_age: Duration::from_secs(3600),
+            max_files: 48,
+        }
+    }
+}
+
 fn default_max_connection_age() -> Duration {
     Duration::from_secs(3600)
 }
@@ -92,6 +117,15 @@ impl Validate for CollectorConfig {
             es.validate(p);
         }
         require_path(p, "spool.dir", &self.spool.dir);
+        require_path(p, "file.dir", &self.file.dir);
+        p.require(
+            self.file.max_file_size >= ByteSize::mib(1),
+            "file.max_file_size",
+            || format!("must be at least 1MiB (got {})", self.file.max_file_size),
+        );
+        p.require(self.file.max_files >= 1, "file.max_files", || {
+            "must be at least 1".to_owned()
+        });
         p.require(
             self.spool.max_size >= ByteSize::mib(64),
             "spool.max_size",

@@ -9,6 +9,11 @@
 
 pub mod certs;
 pub mod config;
+pub mod documents;
+pub mod output;
+pub mod run;
+pub mod server;
+pub mod sink;
 
 use std::path::Path;
 

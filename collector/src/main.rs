@@ -30,6 +30,12 @@ enum Command {
     /// Certificates for mutual TLS between probes and the collector.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Run the collector: accept probes and write their records to the output.
+    Run {
+        /// The collector's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,12 +72,71 @@ fn main() -> ExitCode {
     let code = match (cli.check_config, cli.command) {
         (Some(path), _) => sonde_collector::check_config(&path),
         (None, Some(Command::Certs(CertsCommand::Init(args)))) => certs_init(args),
+        (None, Some(Command::Run { config })) => run(&config),
         (None, None) => {
             eprintln!("nothing to do: see sonde-collector --help");
             2
         }
     };
     ExitCode::from(code)
+}
+
+fn run(path: &std::path::Path) -> u8 {
+    let outcome = sonde_common::config::check(path, sonde_collector::config::check_io);
+    let config: sonde_collector::config::CollectorConfig = match outcome {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    sonde_common::telemetry::init_logging(&config.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sonde-collector run: starting the runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(async {
+        if let Some(addr) = config.metrics.listen
+            && let Err(e) = sonde_common::telemetry::install_prometheus(addr)
+        {
+            eprintln!("sonde-collector run: {e}");
+            return 1;
+        }
+        let shutdown = async {
+            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        let listening = |addr| eprintln!("sonde-collector: listening on {addr}");
+        match sonde_collector::run::run(&config, listening, shutdown).await {
+            Ok(stats) => {
+                use std::sync::atomic::Ordering::Relaxed;
+                eprintln!(
+                    "sonde-collector: {} streams, {} batches, {} records, {} replayed, {} shed by probes, {} rejected",
+                    stats.streams.load(Relaxed),
+                    stats.batches.load(Relaxed),
+                    stats.records.load(Relaxed),
+                    stats.replayed_records.load(Relaxed),
+                    stats.shed_records.load(Relaxed),
+                    stats.rejected_records.load(Relaxed)
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("sonde-collector run: {e}");
+                1
+            }
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 fn certs_init(args: InitArgs) -> u8 {

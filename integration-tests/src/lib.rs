@@ -116,3 +116,43 @@ pub fn unique_name(prefix: &str) -> String {
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A sonde binary of this workspace's build (`cargo test --workspace` builds
+/// them: their crates have integration tests).
+///
+/// # Panics
+/// When the binary is missing.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/it-<hash> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run cargo build --workspace",
+        path.display()
+    );
+    path
+}
+
+/// The shared third-party test data (`../shared/testdata` beside the
+/// checkout), or `$SONDE_TESTDATA` when set.
+///
+/// # Panics
+/// When the file is missing.
+pub fn testdata(rel: &str) -> PathBuf {
+    let root = std::env::var_os("SONDE_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"));
+    let path = root.join(rel);
+    assert!(
+        path.exists(),
+        "test data missing: {} (set SONDE_TESTDATA)",
+        path.display()
+    );
+    path
+}

@@ -38,6 +38,27 @@ pub struct CollectorLink {
     #[serde(default)]
     pub server_name: Option<String>,
     pub tls: TlsFiles,
+    /// A batch is sent once it holds this much (encoded, before compression)...
+    #[serde(default = "default_batch_bytes")]
+    pub batch_bytes: ByteSize,
+    /// ...or once its oldest record waited this long.
+    #[serde(default = "default_batch_delay")]
+    pub batch_delay: Duration,
+    /// On shutdown, how long to wait for the last acknowledgements.
+    #[serde(default = "default_shutdown_deadline")]
+    pub shutdown_deadline: Duration,
+}
+
+fn default_batch_bytes() -> ByteSize {
+    ByteSize::mib(1)
+}
+
+fn default_batch_delay() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_shutdown_deadline() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// One `[[capture]]` table per interface.
@@ -171,6 +192,14 @@ impl Validate for ProbeConfig {
             p.push("collector.server_name", e.to_string());
         }
         link.tls.validate("collector.tls", p);
+        p.require(
+            link.batch_bytes >= ByteSize::kib(16) && link.batch_bytes <= ByteSize::mib(4),
+            "collector.batch_bytes",
+            || format!("must be between 16KiB and 4MiB (got {})", link.batch_bytes),
+        );
+        p.require(!link.batch_delay.is_zero(), "collector.batch_delay", || {
+            format!("must be > 0 (got \"{}\")", link.batch_delay)
+        });
 
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.capture.iter().enumerate() {
@@ -302,6 +331,9 @@ mod tests {
                 cert: "b".into(),
                 key: "c".into(),
             },
+            batch_bytes: default_batch_bytes(),
+            batch_delay: default_batch_delay(),
+            shutdown_deadline: default_shutdown_deadline(),
         };
         assert_eq!(
             link("collector.example.net:7443").server_name(),

@@ -10,9 +10,11 @@ pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod engine;
+pub mod export;
 pub mod flow;
 pub mod live;
 pub mod read;
+pub mod run;
 
 use std::path::Path;
 

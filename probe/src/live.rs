@@ -8,14 +8,12 @@
 //! timestamps come from), so idle flows still end. Files use packet time only
 //! (see `read`).
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use metrics::{counter, gauge};
-use sonde_common::ecs::{self, Observer};
 use sonde_common::telemetry::names;
 use sonde_proto::v1;
 
@@ -24,7 +22,6 @@ use crate::config::CaptureConfig;
 use crate::decode::Skip;
 use crate::engine::{Counters, Engine};
 use crate::flow::FlowSettings;
-use crate::read::Emit;
 
 /// Records waiting for the writer; a full channel blocks the capture thread,
 /// and the kernel's drop counter then shows the loss.
@@ -35,8 +32,6 @@ const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 pub struct LiveOptions {
     pub captures: Vec<CaptureConfig>,
     pub settings: FlowSettings,
-    pub emit: Emit,
-    pub observer: String,
 }
 
 /// What one interface saw, for the summary.
@@ -56,18 +51,20 @@ pub enum LiveError {
     Output(#[from] std::io::Error),
     #[error("encoding a record: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("the exporter stopped")]
+    Exporter,
     #[error("capture thread for {0} panicked")]
     Thread(String),
 }
 
-/// Captures until `stop` is set, writing one JSON document per record to `out`.
-/// Every interface is opened before any packet is read, so a wrong name or
-/// filter fails at once; `on_ready` is called once all are open.
+/// Captures until `stop` is set, handing every record to `sink` (on the
+/// calling thread). Every interface is opened before any packet is read, so a
+/// wrong name or filter fails at once; `on_ready` is called once all are open.
 pub fn capture(
     options: &LiveOptions,
     stop: &Arc<AtomicBool>,
-    out: &mut impl Write,
     on_ready: impl FnOnce(&[String]),
+    mut sink: impl FnMut(v1::Flow) -> Result<(), LiveError>,
 ) -> Result<Vec<InterfaceSummary>, LiveError> {
     let sources = options
         .captures
@@ -93,24 +90,23 @@ pub fn capture(
     }
     drop(tx);
 
-    let observer = Observer {
-        name: options.observer.clone(),
-        hostname: None,
-    };
+    let mut failed = None;
     for record in rx {
-        match options.emit {
-            Emit::Ecs => serde_json::to_writer(&mut *out, &ecs::flow_document(&record, &observer))?,
-            Emit::Records => serde_json::to_writer(&mut *out, &record)?,
-            Emit::None => continue,
+        if let Err(e) = sink(record) {
+            // Stop capturing; the threads end when they see the flag.
+            stop.store(true, Ordering::Relaxed);
+            failed = Some(e);
+            break;
         }
-        out.write_all(b"\n")?;
-        out.flush()?;
     }
     let mut summaries = Vec::new();
     for (name, handle) in threads {
         summaries.push(handle.join().map_err(|_| LiveError::Thread(name))??);
     }
-    Ok(summaries)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(summaries),
+    }
 }
 
 fn now_us() -> u64 {

@@ -35,6 +35,20 @@ enum Command {
     /// Capture live on one or more interfaces (needs CAP_NET_RAW): one JSON
     /// document per flow on stdout until interrupted, a summary on stderr.
     Capture(CaptureArgs),
+    /// Run the probe: capture the config's interfaces and export flows to the
+    /// collector over mutual TLS until SIGINT or SIGTERM.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The probe's configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Replay this capture file (at full speed) instead of capturing live,
+    /// then flush, wait for the acknowledgements and exit.
+    #[arg(long, value_name = "PCAP")]
+    replay: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +103,7 @@ fn main() -> ExitCode {
         (Some(path), _) => sonde_probe::check_config(&path),
         (None, Some(Command::Read(args))) => read_file(args),
         (None, Some(Command::Capture(args))) => capture(args),
+        (None, Some(Command::Run(args))) => run(args),
         (None, None) => {
             eprintln!("nothing to do: see sonde-probe --help");
             2
@@ -116,6 +131,52 @@ fn read_file(args: ReadArgs) -> u8 {
         }
         Err(e) => {
             eprintln!("sonde-probe read: {e}");
+            1
+        }
+    }
+}
+
+fn run(args: RunArgs) -> u8 {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    let config: sonde_probe::config::ProbeConfig = match sonde_common::config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    sonde_common::telemetry::init_logging(&config.log);
+    if let Some(addr) = config.metrics.listen
+        && let Err(e) = sonde_common::telemetry::install_prometheus(addr)
+    {
+        eprintln!("sonde-probe run: {e}");
+        return 1;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            eprintln!("sonde-probe run: cannot handle signal {signal}: {e}");
+            return 1;
+        }
+    }
+    match sonde_probe::run::run(&config, args.replay.as_deref(), &stop) {
+        Ok(s) => {
+            eprintln!(
+                "sonde-probe: {} records, acknowledged through {}, {} unacknowledged, {} rejected, {} flows and {} alerts shed, {} connections",
+                s.records,
+                s.acknowledged_through,
+                s.unacknowledged,
+                s.rejected,
+                s.shed.flows,
+                s.shed.alerts,
+                s.connections
+            );
+            u8::from(s.unacknowledged > 0)
+        }
+        Err(e) => {
+            eprintln!("sonde-probe run: {e}");
             1
         }
     }
@@ -189,13 +250,20 @@ fn capture(args: CaptureArgs) -> u8 {
             .as_ref()
             .map(ProbeConfig::flow_settings)
             .unwrap_or_default(),
-        emit: args.emit,
-        observer: args.observer,
+    };
+    let observer = sonde_common::ecs::Observer {
+        name: args.observer,
+        hostname: None,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let ready = |names: &[String]| eprintln!("sonde-probe: capturing on {}", names.join(", "));
-    match live::capture(&options, &stop, &mut out, ready) {
+    let write = |record: sonde_proto::v1::Flow| {
+        read::write_record(&record, args.emit, &observer, &mut out)
+            .and_then(|()| std::io::Write::flush(&mut out).map_err(Into::into))
+            .map_err(|e| live::LiveError::Output(std::io::Error::other(e.to_string())))
+    };
+    match live::capture(&options, &stop, ready, write) {
         Ok(summaries) => {
             for s in summaries {
                 let c = s.counters;

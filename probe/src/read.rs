@@ -111,6 +111,22 @@ pub fn read(
     })
 }
 
+/// Writes one flow record as a JSON line, as `emit` says.
+pub fn write_record(
+    record: &v1::Flow,
+    emit: Emit,
+    observer: &Observer,
+    out: &mut impl Write,
+) -> Result<(), ReadError> {
+    match emit {
+        Emit::Ecs => serde_json::to_writer(&mut *out, &ecs::flow_document(record, observer))?,
+        Emit::Records => serde_json::to_writer(&mut *out, record)?,
+        Emit::None => return Ok(()),
+    }
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
 fn write_records(
     records: &mut Vec<v1::Flow>,
     emit: Emit,
@@ -119,12 +135,7 @@ fn write_records(
 ) -> Result<u64, ReadError> {
     let n = records.len() as u64;
     for record in records.drain(..) {
-        match emit {
-            Emit::Ecs => serde_json::to_writer(&mut *out, &ecs::flow_document(&record, observer))?,
-            Emit::Records => serde_json::to_writer(&mut *out, &record)?,
-            Emit::None => continue,
-        }
-        out.write_all(b"\n")?;
+        write_record(&record, emit, observer, out)?;
     }
     Ok(n)
 }

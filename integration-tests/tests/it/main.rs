@@ -7,3 +7,4 @@
 )]
 
 mod elasticsearch;
+mod transport;

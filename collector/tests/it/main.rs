@@ -8,3 +8,5 @@
 
 mod certs;
 mod cli;
+mod sink_ndjson;
+mod sink_syslog;

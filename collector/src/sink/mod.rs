@@ -1,0 +1,214 @@
+//! Sinks: the last stage of the collector pipeline. A sink takes batches of
+//! ECS [`Document`]s and writes them to one output (Elasticsearch, an NDJSON
+//! file directory, a syslog server).
+//!
+//! Every sink implements [`Sink`], which answers a batch with one [`Outcome`]
+//! per document, in order, or with a [`SinkError`] when the whole batch failed
+//! (I/O, connection). Retry, backoff and dead-lettering are written once by the
+//! caller on top of these outcomes, never inside a sink.
+//!
+//! Invariant: an [`Outcome::Accepted`] document is as durable as the output
+//! allows when `deliver` returns (file sinks: written and fsync'ed; network
+//! sinks: flushed to the peer).
+//!
+//! The document id travels inside the JSON that file and syslog sinks write:
+//! as ECS `event.id`, added when the body has none (see `ecs_json`).
+
+mod ndjson;
+mod syslog;
+
+pub use ndjson::{NdjsonConfig, NdjsonSink};
+pub use syslog::{SyslogConfig, SyslogSink, SyslogTransport};
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// One ECS document ready for an output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    /// Deterministic id (the Elasticsearch `_id`); also written by file and
+    /// syslog sinks as `event.id`.
+    pub id: String,
+    pub kind: DocKind,
+    /// Event time, Unix microseconds (the syslog TIMESTAMP). File names use the
+    /// wall clock instead, so that they sort in the order files were written.
+    pub timestamp_us: u64,
+    /// The ECS object.
+    pub body: Value,
+}
+
+/// Which record a document comes from; outputs keep them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DocKind {
+    Flow,
+    Alert,
+}
+
+impl DocKind {
+    /// Lowercase name, as used in file names and as syslog MSGID.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Flow => "flow",
+            DocKind::Alert => "alert",
+        }
+    }
+}
+
+/// What happened to one document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Durable in the output.
+    Accepted,
+    /// The output already held a document with this id; counts as delivered.
+    Duplicate,
+    /// Not delivered this time (back-pressure, a temporary failure); send it again.
+    Retry { reason: String },
+    /// The output will never take this document; it goes to the dead-letter store.
+    Rejected { reason: String },
+}
+
+/// The whole batch failed: nothing of it counts as delivered; retry later.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// A file or directory operation failed (disk full, permission, missing directory).
+    #[error("cannot {action} {path}: {source}")]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A network peer could not be reached or the connection broke.
+    #[error("{peer}: {action}: {source}")]
+    Network {
+        peer: String,
+        action: &'static str,
+        source: std::io::Error,
+    },
+    /// TLS material could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(#[from] sonde_common::tls::TlsError),
+    /// The configuration cannot work; every problem, separated by "; ".
+    /// Returned by constructors only.
+    #[error("invalid sink configuration: {0}")]
+    Config(String),
+    /// The worker that did the blocking I/O died; the sink starts afresh next time.
+    #[error("sink worker failed: {0}")]
+    Worker(String),
+}
+
+/// An output for ECS documents.
+pub trait Sink: Send {
+    /// Short name for logs and metrics labels (`ndjson`, `syslog`, `elasticsearch`).
+    fn name(&self) -> &str;
+
+    /// Delivers `docs`. Ok means one outcome per document, in order; an
+    /// `Accepted` document is durable in the output when this returns (file:
+    /// written and fsync'ed).
+    fn deliver(
+        &mut self,
+        docs: &[Document],
+    ) -> impl std::future::Future<Output = Result<Vec<Outcome>, SinkError>> + Send;
+}
+
+/// The JSON a file or syslog sink writes for `doc`: its body, compact, with
+/// the document id as ECS `event.id` unless the body already has one.
+///
+/// A body that is not a JSON object is not an ECS document: the error is the
+/// reason to reject it.
+pub(crate) fn ecs_json(doc: &Document) -> Result<Vec<u8>, String> {
+    let Value::Object(fields) = &doc.body else {
+        return Err(format!(
+            "document {} is not a JSON object (got {})",
+            doc.id,
+            json_type(&doc.body)
+        ));
+    };
+    let body = match fields.get("event") {
+        // A non-object `event` is malformed ECS; leave it for the reader to see.
+        Some(Value::Object(event)) if event.contains_key("id") => Cow::Borrowed(&doc.body),
+        Some(Value::Object(_)) | None => {
+            let mut owned = doc.body.clone();
+            if let Value::Object(fields) = &mut owned {
+                let event = fields
+                    .entry("event")
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if let Value::Object(event) = event {
+                    event.insert("id".to_owned(), Value::String(doc.id.clone()));
+                }
+            }
+            Cow::Owned(owned)
+        }
+        Some(_) => Cow::Borrowed(&doc.body),
+    };
+    serde_json::to_vec(body.as_ref())
+        .map_err(|e| format!("document {} cannot be serialised: {e}", doc.id))
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// UTC calendar fields of a Unix time in microseconds, or None when the time is
+/// beyond year 9999 (RFC 3339 and RFC 5424 have four-digit years).
+pub(crate) fn utc_fields(unix_us: u64) -> Option<time::OffsetDateTime> {
+    let nanos = i128::from(unix_us) * 1_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn doc(body: Value) -> Document {
+        Document {
+            id: "abc".into(),
+            kind: DocKind::Flow,
+            timestamp_us: 0,
+            body,
+        }
+    }
+
+    fn parsed(doc: &Document) -> Value {
+        serde_json::from_slice(&ecs_json(doc).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn id_is_added_as_event_id_when_missing() {
+        let out = parsed(&doc(json!({"event": {"kind": "event"}, "a": 1})));
+        assert_eq!(
+            out,
+            json!({"event": {"kind": "event", "id": "abc"}, "a": 1})
+        );
+        let out = parsed(&doc(json!({"a": 1})));
+        assert_eq!(out, json!({"event": {"id": "abc"}, "a": 1}));
+    }
+
+    #[test]
+    fn an_existing_event_id_is_kept() {
+        let body = json!({"event": {"id": "mine"}});
+        assert_eq!(parsed(&doc(body.clone())), body);
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused_with_its_type() {
+        let err = ecs_json(&doc(json!([1, 2]))).unwrap_err();
+        assert!(err.contains("not a JSON object (got an array)"), "{err}");
+    }
+
+    #[test]
+    fn times_beyond_year_9999_have_no_calendar_fields() {
+        assert!(utc_fields(u64::MAX).is_none());
+        assert_eq!(utc_fields(0).map(|t| t.year()), Some(1970));
+    }
+}

@@ -21,9 +21,12 @@ pub struct CollectorConfig {
     pub elasticsearch: Option<ElasticsearchConfig>,
     #[serde(default)]
     pub spool: SpoolConfig,
-    /// NDJSON files: the output when no Elasticsearch is configured.
+    /// NDJSON files: the output when neither Elasticsearch nor syslog is configured.
     #[serde(default)]
     pub file: FileOutputConfig,
+    /// RFC 5424 syslog, one ECS document per message, instead of files.
+    #[serde(default)]
+    pub syslog: Option<SyslogOutputConfig>,
     #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
@@ -87,6 +90,39 @@ impl Default for FileOutputConfig {
     }
 }
 
+/// `[syslog]`: where to send documents as RFC 5424 messages.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SyslogOutputConfig {
+    /// `host:port` of the syslog server.
+    pub address: String,
+    #[serde(default)]
+    pub transport: SyslogTransportName,
+    /// Facility 0-23 (default 16, local0).
+    #[serde(default = "default_facility")]
+    pub facility: u8,
+    /// HOSTNAME field; default: none (`-`).
+    #[serde(default)]
+    pub hostname: String,
+    /// CA of the server's certificate (transport "tls").
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogTransportName {
+    Udp,
+    #[default]
+    Tcp,
+    Tls,
+}
+
+fn default_facility() -> u8 {
+    16
+}
+
 fn default_max_connection_age() -> Duration {
     Duration::from_secs(3600)
 }
@@ -115,6 +151,27 @@ impl Validate for CollectorConfig {
         );
         if let Some(es) = &self.elasticsearch {
             es.validate(p);
+        }
+        if let Some(syslog) = &self.syslog {
+            p.require(
+                syslog
+                    .address
+                    .rsplit_once(':')
+                    .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok()),
+                "syslog.address",
+                || format!("must be host:port (got \"{}\")", syslog.address),
+            );
+            p.require(syslog.facility <= 23, "syslog.facility", || {
+                format!("must be 0-23 (got {})", syslog.facility)
+            });
+            p.require(
+                syslog.transport != SyslogTransportName::Tls || syslog.ca.is_some(),
+                "syslog.ca",
+                || "transport \"tls\" needs the server's CA file".to_owned(),
+            );
+            p.require(self.elasticsearch.is_none(), "syslog", || {
+                "choose one output: [elasticsearch] or [syslog]".to_owned()
+            });
         }
         require_path(p, "spool.dir", &self.spool.dir);
         require_path(p, "file.dir", &self.file.dir);

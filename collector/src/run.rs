@@ -7,9 +7,65 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::config::CollectorConfig;
+use crate::config::SyslogTransportName;
 use crate::output;
 use crate::server::{self, ServerStats};
-use crate::sink::{NdjsonConfig, NdjsonSink};
+use crate::sink::{
+    Document, NdjsonConfig, NdjsonSink, Outcome, Sink, SinkError, SyslogConfig, SyslogSink,
+    SyslogTransport,
+};
+
+/// The output the config selects (one, for the life of the process).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a single value, never moved in a hot path"
+)]
+enum Output {
+    Ndjson(NdjsonSink),
+    Syslog(SyslogSink),
+}
+
+impl Sink for Output {
+    fn name(&self) -> &str {
+        match self {
+            Output::Ndjson(s) => s.name(),
+            Output::Syslog(s) => s.name(),
+        }
+    }
+
+    async fn deliver(&mut self, docs: &[Document]) -> Result<Vec<Outcome>, SinkError> {
+        match self {
+            Output::Ndjson(s) => s.deliver(docs).await,
+            Output::Syslog(s) => s.deliver(docs).await,
+        }
+    }
+}
+
+fn output(config: &CollectorConfig) -> Result<(Output, String), SinkError> {
+    if let Some(c) = &config.syslog {
+        let transport = match c.transport {
+            SyslogTransportName::Udp => SyslogTransport::Udp,
+            SyslogTransportName::Tcp => SyslogTransport::Tcp,
+            SyslogTransportName::Tls => SyslogTransport::Tls,
+        };
+        let mut s = SyslogConfig::new(c.address.clone(), transport);
+        s.facility = c.facility;
+        s.hostname.clone_from(&c.hostname);
+        s.tls_ca.clone_from(&c.ca);
+        s.tls_server_name.clone_from(&c.server_name);
+        return Ok((
+            Output::Syslog(SyslogSink::new(s)?),
+            format!("syslog {}", c.address),
+        ));
+    }
+    let sink = NdjsonSink::new(NdjsonConfig {
+        dir: config.file.dir.clone(),
+        max_file_size: config.file.max_file_size.bytes(),
+        max_file_age: config.file.max_file_age.get(),
+        max_files: config.file.max_files,
+    })?;
+    Ok((Output::Ndjson(sink), config.file.dir.display().to_string()))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -40,12 +96,7 @@ pub async fn run(
         return Err(RunError::ElasticsearchNotYet);
     }
     let tls = config.server.tls.load()?.server_config()?;
-    let sink = NdjsonSink::new(NdjsonConfig {
-        dir: config.file.dir.clone(),
-        max_file_size: config.file.max_file_size.bytes(),
-        max_file_age: config.file.max_file_age.get(),
-        max_files: config.file.max_files,
-    })?;
+    let (sink, described) = output(config)?;
     let (handle, output_task) = output::spawn(sink);
     let listener = TcpListener::bind(config.server.listen)
         .await
@@ -57,7 +108,7 @@ pub async fn run(
         addr: config.server.listen,
         source,
     })?;
-    info!(listen = %bound, output = %config.file.dir.display(), "Collector listening.");
+    info!(listen = %bound, output = %described, "Collector listening.");
     on_listening(bound);
     let stats = Arc::new(ServerStats::default());
     server::serve(listener, tls, handle, Arc::clone(&stats), shutdown).await?;

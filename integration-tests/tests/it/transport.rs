@@ -314,3 +314,78 @@ fn a_collector_killed_mid_stream_loses_nothing_it_acknowledged() {
     assert_eq!(ids(&all).len(), 1994, "no flow lost");
     assert!(all.len() >= 1994);
 }
+
+#[test]
+fn a_collector_with_a_syslog_output_sends_each_flow_as_an_rfc5424_message() {
+    use std::io::Read;
+    let pki = Pki::new(&["branch-4"]);
+    // A TCP syslog receiver that collects octet-counted frames.
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let syslog_addr = receiver.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut conn, _) = receiver.accept().unwrap();
+        let mut all = Vec::new();
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let _ = conn.read_to_end(&mut all);
+        all
+    });
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[syslog]\naddress = \"{syslog_addr}\"\ntransport = \"tcp\"\nhostname = \"collector.test\"\n",
+        pki.path("ca.pem"),
+        pki.path("collector.pem"),
+        pki.path("collector.key")
+    );
+    let path = pki.path("collector.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = Command::new(bin("sonde-collector"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut addr = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(a) = line.trim().strip_prefix("sonde-collector: listening on ") {
+            addr = a.to_owned();
+            break;
+        }
+        line.clear();
+    }
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    let pcap = testdata("community-id/zeek/pcaps/http-get.pcap");
+    let (ok, err) = replay(
+        &probe_config_for(&pki, &addr, "branch-4", "10s", "1MiB"),
+        &pcap,
+    );
+    assert!(ok, "{err}");
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let bytes = reader.join().unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    // RFC 6587 octet counting: "LEN SP MSG".
+    let (len, msg) = text.split_once(' ').unwrap();
+    assert_eq!(
+        len.parse::<usize>().unwrap(),
+        msg.len(),
+        "one frame: {text}"
+    );
+    // local0 (16) * 8 + informational (6) = 134; version 1.
+    assert!(msg.starts_with("<134>1 "), "{msg}");
+    let fields: Vec<&str> = msg.splitn(8, ' ').collect();
+    assert_eq!(
+        (fields[2], fields[3], fields[5], fields[6]),
+        ("collector.test", "sonde", "flow", "-")
+    );
+    let doc: Value = serde_json::from_str(fields[7]).unwrap();
+    assert_eq!(doc["observer"]["name"], "branch-4");
+    assert_eq!(
+        doc["network"]["community_id"],
+        "1:yvyB8h+3dnggTZW0UEITWCst97w="
+    );
+}

@@ -8,6 +8,7 @@
 //! README for the state of each).
 
 pub mod certs;
+pub mod check;
 pub mod config;
 pub mod documents;
 pub mod output;

@@ -30,6 +30,13 @@ enum Command {
     /// Certificates for mutual TLS between probes and the collector.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Check the real path step by step: configuration, certificates, listen
+    /// address, output. Exits 1 at the first failure.
+    Check {
+        /// The collector's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Run the collector: accept probes and write their records to the output.
     Run {
         /// The collector's configuration file.
@@ -73,6 +80,12 @@ fn main() -> ExitCode {
         (Some(path), _) => sonde_collector::check_config(&path),
         (None, Some(Command::Certs(CertsCommand::Init(args)))) => certs_init(args),
         (None, Some(Command::Run { config })) => run(&config),
+        (None, Some(Command::Check { config })) => {
+            let ok = sonde_collector::check::run(&config, &mut |ok, line| {
+                println!("{} {line}", if ok { "ok    " } else { "FAILED" });
+            });
+            u8::from(!ok)
+        }
         (None, None) => {
             eprintln!("nothing to do: see sonde-collector --help");
             2

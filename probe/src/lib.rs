@@ -7,6 +7,7 @@
 //! (see the repository README for the state of each).
 
 pub mod capture;
+pub mod check;
 pub mod config;
 pub mod decode;
 pub mod engine;

@@ -38,6 +38,14 @@ enum Command {
     /// Run the probe: capture the config's interfaces and export flows to the
     /// collector over mutual TLS until SIGINT or SIGTERM.
     Run(RunArgs),
+    /// Check the real path step by step: configuration, capture permission on
+    /// each interface, and a Hello round trip to the collector with this
+    /// probe's certificate. Exits 1 at the first failure.
+    Check {
+        /// The probe's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +112,12 @@ fn main() -> ExitCode {
         (None, Some(Command::Read(args))) => read_file(args),
         (None, Some(Command::Capture(args))) => capture(args),
         (None, Some(Command::Run(args))) => run(args),
+        (None, Some(Command::Check { config })) => {
+            let ok = sonde_probe::check::run(&config, &mut |ok, line| {
+                println!("{} {line}", if ok { "ok    " } else { "FAILED" });
+            });
+            u8::from(!ok)
+        }
         (None, None) => {
             eprintln!("nothing to do: see sonde-probe --help");
             2

@@ -389,3 +389,78 @@ fn a_collector_with_a_syslog_output_sends_each_flow_as_an_rfc5424_message() {
         "1:yvyB8h+3dnggTZW0UEITWCst97w="
     );
 }
+
+#[test]
+fn probe_check_round_trips_a_hello_and_names_what_fails() {
+    let pki = Pki::new(&["branch-5"]);
+    let collector = Collector::start(&pki);
+    let good = Command::new(bin("sonde-probe"))
+        .args(["check", "--config"])
+        .arg(probe_config(&pki, &collector, "branch-5", "2s"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{stdout}");
+    assert!(stdout.contains("ok     configuration"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "ok     collector {} accepted branch-5",
+            collector.addr
+        )),
+        "{stdout}"
+    );
+
+    let rogue = Command::new(bin("sonde-probe"))
+        .args(["check", "--config"])
+        .arg(probe_config(&pki, &collector, "rogue", "2s"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&rogue.stdout);
+    assert_eq!(rogue.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("FAILED collector {}", collector.addr)),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn collector_check_verifies_certificates_listen_address_and_output() {
+    let pki = Pki::new(&[]);
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let write = |listen: String| {
+        let config = format!(
+            "[server]\nlisten = {listen:?}\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[file]\ndir = {:?}\n[spool]\ndir = {:?}\n",
+            pki.path("ca.pem"),
+            pki.path("collector.pem"),
+            pki.path("collector.key"),
+            pki.path("out"),
+            pki.path("spool")
+        );
+        let path = pki.path("check.toml");
+        std::fs::write(&path, config).unwrap();
+        Command::new(bin("sonde-collector"))
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let ok = write(free_port());
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{stdout}");
+    for step in [
+        "ok     configuration",
+        "ok     certificate of collector.test",
+        "ok     can listen on",
+        "ok     output directory",
+    ] {
+        assert!(stdout.contains(step), "{step}: {stdout}");
+    }
+    let taken = write(busy.local_addr().unwrap().to_string());
+    let stdout = String::from_utf8_lossy(&taken.stdout);
+    assert_eq!(taken.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAILED cannot listen on"), "{stdout}");
+    assert!(
+        !stdout.contains("output directory"),
+        "stops at the first failure: {stdout}"
+    );
+}

@@ -285,6 +285,43 @@ async fn session(
     }
 }
 
+/// `sonde-probe check`: connects with the probe's certificate, sends a Hello
+/// and waits for the collector's answering Ack. Returns the acknowledged
+/// sequence number.
+pub async fn check_connection(settings: &ExportSettings) -> Result<u64, String> {
+    let mut client = connect::connect(settings).await?;
+    let (tx, rx) = mpsc::channel::<ExportRequest>(1);
+    let hello = Hello {
+        software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        boot_epoch: 0,
+        first_unacked_seq: 1,
+        protocol_revision: sonde_proto::v1::PROTOCOL_REVISION,
+        interfaces: settings.interfaces.clone(),
+    };
+    tx.send(ExportRequest {
+        message: Some(export_request::Message::Hello(hello)),
+    })
+    .await
+    .map_err(|_| "the stream closed before the Hello".to_owned())?;
+    let mut responses = client
+        .export(ReceiverStream::new(rx))
+        .await
+        .map_err(|s| s.message().to_owned())?
+        .into_inner();
+    let first = tokio::time::timeout(Duration::from_secs(10), responses.message())
+        .await
+        .map_err(|_| "no answer to the Hello within 10 s".to_owned())?
+        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?;
+    drop(tx);
+    match first.and_then(|r| r.message) {
+        Some(export_response::Message::Ack(ack)) => Ok(ack.through_seq),
+        Some(export_response::Message::Nack(nack)) => {
+            Err(format!("the collector refused: {}", nack.message))
+        }
+        None => Err("the collector closed the stream".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

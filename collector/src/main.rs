@@ -113,7 +113,7 @@ fn run(path: &std::path::Path) -> u8 {
     };
     let result = runtime.block_on(async {
         if let Some(addr) = config.metrics.listen
-            && let Err(e) = sonde_common::telemetry::install_prometheus(addr)
+            && let Err(e) = sonde_common::telemetry::serve_metrics(addr, std::sync::Arc::new(|| Ok(())))
         {
             eprintln!("sonde-collector run: {e}");
             return 1;

@@ -111,7 +111,20 @@ pub async fn run(
     info!(listen = %bound, output = %described, "Collector listening.");
     on_listening(bound);
     let stats = Arc::new(ServerStats::default());
-    server::serve(listener, tls, handle, Arc::clone(&stats), shutdown).await?;
+    let publisher = {
+        let stats = Arc::clone(&stats);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                stats.publish();
+            }
+        })
+    };
+    let served = server::serve(listener, tls, handle, Arc::clone(&stats), shutdown).await;
+    publisher.abort();
+    stats.publish();
+    served?;
     // Every connection is gone: the output drains what it was given and stops.
     let _ = output_task.await;
     Ok(stats)

@@ -82,15 +82,128 @@ pub mod names {
     pub const PROBE_FLOWS_EVICTED: &str = "sonde_probe_flows_evicted_total";
     /// Flow records produced (final and interim).
     pub const PROBE_FLOW_RECORDS: &str = "sonde_probe_flow_records_total";
+    /// Records waiting for the collector's acknowledgement (gauge).
+    pub const PROBE_EXPORT_BUFFER_RECORDS: &str = "sonde_probe_export_buffer_records";
+    /// Encoded bytes of those records (gauge).
+    pub const PROBE_EXPORT_BUFFER_BYTES: &str = "sonde_probe_export_buffer_bytes";
+    /// Records shed because the export buffer was full, by `kind` (flow, alert).
+    pub const PROBE_EXPORT_SHED: &str = "sonde_probe_export_shed_records_total";
+    /// Records the collector acknowledged.
+    pub const PROBE_EXPORT_ACKED: &str = "sonde_probe_export_acknowledged_records_total";
+    /// Connections opened to the collector.
+    pub const PROBE_EXPORT_CONNECTIONS: &str = "sonde_probe_export_connections_total";
+
+    /// Probe streams accepted.
+    pub const COLLECTOR_STREAMS: &str = "sonde_collector_streams_total";
+    /// TLS handshakes refused (unknown CA, no or expired certificate...).
+    pub const COLLECTOR_HANDSHAKES_FAILED: &str = "sonde_collector_handshakes_failed_total";
+    pub const COLLECTOR_BATCHES: &str = "sonde_collector_batches_total";
+    /// Records handed to the output.
+    pub const COLLECTOR_RECORDS: &str = "sonde_collector_records_total";
+    /// Records dropped as replays (at or below a probe's high-water mark).
+    pub const COLLECTOR_REPLAYED: &str = "sonde_collector_replayed_records_total";
+    /// Sequence numbers probes skipped because their buffer was full.
+    pub const COLLECTOR_PROBE_SHED: &str = "sonde_collector_probe_shed_records_total";
+    /// Records refused (invalid batches) or rejected by the output.
+    pub const COLLECTOR_REJECTED: &str = "sonde_collector_rejected_records_total";
+    /// Batches whose records claimed another observer.
+    pub const COLLECTOR_PERMISSION_DENIED: &str = "sonde_collector_permission_denied_total";
+    pub const COLLECTOR_NACKS: &str = "sonde_collector_nacks_total";
 }
 
-/// Starts the Prometheus exporter on `listen` (`GET /metrics`) and installs
-/// it as the global `metrics` recorder. Runs on its own thread.
-pub fn install_prometheus(listen: std::net::SocketAddr) -> Result<(), String> {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_http_listener(listen)
-        .install()
-        .map_err(|e| format!("cannot start the metrics endpoint on {listen}: {e}"))
+/// What `/health` answers: healthy (200) or not (503, with the reason).
+pub type HealthCheck = std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// Installs the Prometheus recorder as the global `metrics` recorder and
+/// serves `GET /metrics` (Prometheus text) and `GET /health` on `listen`, from
+/// a thread of its own. Returns the bound address (`listen` may use port 0).
+pub fn serve_metrics(
+    listen: std::net::SocketAddr,
+    health: HealthCheck,
+) -> Result<std::net::SocketAddr, String> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    let listener = std::net::TcpListener::bind(listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| format!("cannot serve metrics on {listen}: {e}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("metrics listener: {e}"))?;
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(http::serve(listener, handle, health));
+        })
+        .map_err(|e| format!("metrics thread: {e}"))?;
+    Ok(bound)
+}
+
+/// The metrics and health endpoint: HTTP/1.1 with hyper, two paths.
+mod http {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::{Request, Response, StatusCode};
+    use hyper_util::rt::TokioIo;
+    use metrics_exporter_prometheus::PrometheusHandle;
+
+    use super::HealthCheck;
+
+    pub(super) async fn serve(
+        listener: std::net::TcpListener,
+        handle: PrometheusHandle,
+        health: HealthCheck,
+    ) {
+        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+            return;
+        };
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (handle, health) = (handle.clone(), health.clone());
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let response = respond(req.uri().path(), &handle, &health);
+                        async move { Ok::<_, std::convert::Infallible>(response) }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    fn respond(
+        path: &str,
+        handle: &PrometheusHandle,
+        health: &HealthCheck,
+    ) -> Response<Full<Bytes>> {
+        let (status, body) = match path {
+            "/metrics" => (StatusCode::OK, handle.render()),
+            "/health" => match health() {
+                Ok(()) => (StatusCode::OK, "ok\n".to_owned()),
+                Err(reason) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("unhealthy: {reason}\n"),
+                ),
+            },
+            _ => (
+                StatusCode::NOT_FOUND,
+                "GET /metrics or /health\n".to_owned(),
+            ),
+        };
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        response
+    }
 }
 
 /// Installs the global subscriber; call once, from `main`.

@@ -163,7 +163,7 @@ fn run(args: RunArgs) -> u8 {
     };
     sonde_common::telemetry::init_logging(&config.log);
     if let Some(addr) = config.metrics.listen
-        && let Err(e) = sonde_common::telemetry::install_prometheus(addr)
+        && let Err(e) = sonde_common::telemetry::serve_metrics(addr, std::sync::Arc::new(|| Ok(())))
     {
         eprintln!("sonde-probe run: {e}");
         return 1;
@@ -239,7 +239,7 @@ fn capture(args: CaptureArgs) -> u8 {
         .metrics_listen
         .or(config.as_ref().and_then(|c| c.metrics.listen));
     if let Some(addr) = metrics
-        && let Err(e) = sonde_common::telemetry::install_prometheus(addr)
+        && let Err(e) = sonde_common::telemetry::serve_metrics(addr, std::sync::Arc::new(|| Ok(())))
     {
         eprintln!("sonde-probe capture: {e}");
         return 1;

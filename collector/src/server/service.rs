@@ -43,6 +43,27 @@ pub struct ServerStats {
     pub nacks: AtomicU64,
 }
 
+impl ServerStats {
+    /// Copies the counters into the `metrics` registry (absolute values).
+    pub fn publish(&self) {
+        use sonde_common::telemetry::names as n;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        for (name, value) in [
+            (n::COLLECTOR_STREAMS, get(&self.streams)),
+            (n::COLLECTOR_HANDSHAKES_FAILED, get(&self.handshakes_failed)),
+            (n::COLLECTOR_BATCHES, get(&self.batches)),
+            (n::COLLECTOR_RECORDS, get(&self.records)),
+            (n::COLLECTOR_REPLAYED, get(&self.replayed_records)),
+            (n::COLLECTOR_PROBE_SHED, get(&self.shed_records)),
+            (n::COLLECTOR_REJECTED, get(&self.rejected_records)),
+            (n::COLLECTOR_PERMISSION_DENIED, get(&self.permission_denied)),
+            (n::COLLECTOR_NACKS, get(&self.nacks)),
+        ] {
+            metrics::counter!(name).absolute(value);
+        }
+    }
+}
+
 type Marks = Arc<Mutex<HashMap<(String, u64), u64>>>;
 
 #[derive(Debug, Clone)]

@@ -464,3 +464,74 @@ fn collector_check_verifies_certificates_listen_address_and_output() {
         "stops at the first failure: {stdout}"
     );
 }
+
+/// A plain HTTP GET; returns (status line, body).
+fn http_get(addr: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn the_collector_serves_health_and_prometheus_metrics() {
+    let pki = Pki::new(&["branch-6"]);
+    let metrics = free_port();
+    // The collector, with [metrics].
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[file]\ndir = {:?}\n[metrics]\nlisten = {metrics:?}\n",
+        pki.path("ca.pem"),
+        pki.path("collector.pem"),
+        pki.path("collector.key"),
+        pki.path("ndjson")
+    );
+    let path = pki.path("collector-metrics.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = Command::new(bin("sonde-collector"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (mut line, mut addr) = (String::new(), String::new());
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(a) = line.trim().strip_prefix("sonde-collector: listening on ") {
+            addr = a.to_owned();
+            break;
+        }
+        line.clear();
+    }
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    let (status, body) = http_get(&metrics, "/health");
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "ok\n")
+    );
+    let (ok, err) = replay(
+        &probe_config_for(&pki, &addr, "branch-6", "10s", "1MiB"),
+        &testdata("community-id/zeek/pcaps/http-get.pcap"),
+    );
+    assert!(ok, "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let (status, body) = http_get(&metrics, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("sonde_collector_streams_total 1"), "{body}");
+    assert!(body.contains("sonde_collector_records_total 1"), "{body}");
+    assert_eq!(http_get(&metrics, "/nope").0, "HTTP/1.1 404 Not Found");
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}

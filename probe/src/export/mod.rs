@@ -52,6 +52,19 @@ pub struct ExportSummary {
     pub connections: u64,
 }
 
+/// Export state as metrics (absolute values; cheap, ten times a second).
+fn publish(buffer: &ExportBuffer, summary: &ExportSummary) {
+    use metrics::{counter, gauge};
+    use sonde_common::telemetry::names as n;
+    gauge!(n::PROBE_EXPORT_BUFFER_RECORDS).set(buffer.len() as f64);
+    gauge!(n::PROBE_EXPORT_BUFFER_BYTES).set(buffer.bytes() as f64);
+    let shed = buffer.shed();
+    counter!(n::PROBE_EXPORT_SHED, "kind" => "flow").absolute(shed.flows);
+    counter!(n::PROBE_EXPORT_SHED, "kind" => "alert").absolute(shed.alerts);
+    counter!(n::PROBE_EXPORT_ACKED).absolute(summary.acknowledged_through);
+    counter!(n::PROBE_EXPORT_CONNECTIONS).absolute(summary.connections);
+}
+
 /// gRPC's connection backoff (doc/connection-backoff.md in grpc/grpc).
 #[derive(Debug)]
 struct Backoff {
@@ -248,7 +261,7 @@ async fn session(
                 },
                 None => return Err(SessionError::Closed),
             },
-            _ = tick.tick() => {}
+            _ = tick.tick() => publish(buffer, summary),
         }
         // Close batches on size, on age, and when the input is done.
         let (unsent, bytes) = buffer.unsent();

@@ -535,3 +535,52 @@ fn the_collector_serves_health_and_prometheus_metrics() {
         .status();
     let _ = child.wait();
 }
+
+#[test]
+fn a_batch_claiming_another_observer_is_refused_and_nothing_is_written() {
+    use sonde_probe::export::{self, ExportSettings};
+    use sonde_proto::v1;
+
+    let pki = Pki::new(&["branch-7"]);
+    let mut collector = Collector::start(&pki);
+    let tls = sonde_common::tls::TlsFiles {
+        ca: pki.path("ca.pem"),
+        cert: pki.path("branch-7.pem"),
+        key: pki.path("branch-7.key"),
+    }
+    .load()
+    .unwrap();
+    let settings = ExportSettings {
+        endpoint: collector.addr.clone(),
+        server_name: "collector.test".into(),
+        tls: tls.client_config().unwrap(),
+        // The certificate says branch-7; the batches claim branch-8.
+        observer: "branch-8".into(),
+        max_records: 100,
+        max_bytes: 1 << 20,
+        batch_bytes: 1 << 20,
+        batch_delay: std::time::Duration::from_millis(10),
+        shutdown_deadline: std::time::Duration::from_secs(3),
+        interfaces: vec![],
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let summary = runtime.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let flow = v1::Flow {
+            flow_id: 1,
+            ip_protocol: 17,
+            ..Default::default()
+        };
+        tx.send(v1::Record {
+            kind: Some(v1::record::Kind::Flow(flow)),
+        })
+        .await
+        .unwrap();
+        drop(tx);
+        export::run(settings, rx).await
+    });
+    assert_eq!(summary.records, 1);
+    assert_eq!(summary.unacknowledged, 1, "{summary:?}");
+    collector.stop();
+    assert!(collector.documents().is_empty());
+}

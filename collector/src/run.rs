@@ -95,7 +95,9 @@ pub async fn run(
     if config.elasticsearch.is_some() {
         return Err(RunError::ElasticsearchNotYet);
     }
-    let tls = config.server.tls.load()?.server_config()?;
+    let tls = Arc::new(sonde_common::tls::Reloading::server(
+        config.server.tls.clone(),
+    )?);
     let (sink, described) = output(config)?;
     let (handle, output_task) = output::spawn(sink);
     let listener = TcpListener::bind(config.server.listen)

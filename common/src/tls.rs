@@ -260,3 +260,84 @@ pub struct CertSummary {
     pub not_before: time::OffsetDateTime,
     pub not_after: time::OffsetDateTime,
 }
+
+/// A TLS configuration that follows its files: rebuilt when the CA,
+/// certificate or key changes on disk (size or modification time), so
+/// certificates rotate without a restart. A rebuild that fails (a half-written
+/// file, a key that does not match) keeps the previous configuration and says
+/// why in the log; the next change is tried again.
+pub struct Reloading<T> {
+    files: TlsFiles,
+    build: fn(&LoadedTls) -> Result<Arc<T>, TlsError>,
+    state: std::sync::Mutex<(Stamp, Arc<T>)>,
+}
+
+/// Size and modification time of the three files.
+type Stamp = [Option<(u64, std::time::SystemTime)>; 3];
+
+fn stamp(files: &TlsFiles) -> Stamp {
+    [&files.ca, &files.cert, &files.key].map(|p| {
+        std::fs::metadata(p)
+            .ok()
+            .and_then(|m| Some((m.len(), m.modified().ok()?)))
+    })
+}
+
+impl<T> std::fmt::Debug for Reloading<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloading")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloading<ServerConfig> {
+    /// A server configuration (see [`LoadedTls::server_config`]).
+    pub fn server(files: TlsFiles) -> Result<Self, TlsError> {
+        Self::new(files, LoadedTls::server_config)
+    }
+}
+
+impl Reloading<ClientConfig> {
+    /// A client configuration (see [`LoadedTls::client_config`]).
+    pub fn client(files: TlsFiles) -> Result<Self, TlsError> {
+        Self::new(files, LoadedTls::client_config)
+    }
+}
+
+impl<T> Reloading<T> {
+    fn new(
+        files: TlsFiles,
+        build: fn(&LoadedTls) -> Result<Arc<T>, TlsError>,
+    ) -> Result<Self, TlsError> {
+        let stamped = stamp(&files);
+        let config = build(&files.load()?)?;
+        Ok(Self {
+            files,
+            build,
+            state: std::sync::Mutex::new((stamped, config)),
+        })
+    }
+
+    /// The configuration for the next connection, rebuilt first if a file changed.
+    pub fn current(&self) -> Arc<T> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = stamp(&self.files);
+        if now != state.0 {
+            state.0 = now;
+            match self.files.load().and_then(|loaded| (self.build)(&loaded)) {
+                Ok(config) => {
+                    tracing::info!(cert = %self.files.cert.display(), "Certificates changed on disk: reloaded.");
+                    state.1 = config;
+                }
+                Err(e) => {
+                    tracing::error!(cert = %self.files.cert.display(), error = %e, "Certificates changed on disk but cannot be used; keeping the previous ones.");
+                }
+            }
+        }
+        Arc::clone(&state.1)
+    }
+}

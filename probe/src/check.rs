@@ -44,8 +44,11 @@ pub fn run(path: &Path, out: &mut dyn FnMut(bool, String)) -> bool {
             return false;
         }
     };
-    let (client, identity) = match (tls.client_config(), tls.identity()) {
-        (Ok(c), Ok(i)) => (c, i),
+    let (client, identity) = match (
+        sonde_common::tls::Reloading::client(config.collector.tls.clone()),
+        tls.identity(),
+    ) {
+        (Ok(c), Ok(i)) => (std::sync::Arc::new(c), i),
         (Err(e), _) | (_, Err(e)) => {
             out(false, format!("certificates: {e}"));
             return false;

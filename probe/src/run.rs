@@ -45,7 +45,9 @@ pub fn run(
     let settings = ExportSettings {
         endpoint: config.collector.endpoint.clone(),
         server_name: config.collector.server_name().to_owned(),
-        tls: tls.client_config()?,
+        tls: Arc::new(sonde_common::tls::Reloading::client(
+            config.collector.tls.clone(),
+        )?),
         observer: tls.identity()?,
         max_records: config.buffer.max_records as usize,
         max_bytes: config.buffer.max_bytes.bytes() as usize,

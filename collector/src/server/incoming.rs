@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use sonde_common::tls::Reloading;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -77,11 +78,10 @@ impl AsyncWrite for PeerStream {
 /// The stream of authenticated connections for tonic's `serve_with_incoming`.
 pub(crate) fn tls_incoming(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: Arc<Reloading<rustls::ServerConfig>>,
     stats: Arc<ServerStats>,
 ) -> ReceiverStream<Result<PeerStream, std::io::Error>> {
     let (tx, rx) = mpsc::channel(64);
-    let acceptor = TlsAcceptor::from(tls);
     tokio::spawn(async move {
         loop {
             let (tcp, remote) = match listener.accept().await {
@@ -95,7 +95,9 @@ pub(crate) fn tls_incoming(
             if tx.is_closed() {
                 break; // the server is gone
             }
-            let (acceptor, conn_tx, stats) = (acceptor.clone(), tx.clone(), Arc::clone(&stats));
+            // The current certificates: rotated files apply to new connections.
+            let acceptor = TlsAcceptor::from(tls.current());
+            let (conn_tx, stats) = (tx.clone(), Arc::clone(&stats));
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(acceptor, tcp, remote))
                     .await

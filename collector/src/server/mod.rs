@@ -31,7 +31,7 @@ pub enum ServerError {
 /// Serves probes on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: Arc<sonde_common::tls::Reloading<rustls::ServerConfig>>,
     output: OutputHandle,
     stats: Arc<ServerStats>,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -543,17 +543,16 @@ fn a_batch_claiming_another_observer_is_refused_and_nothing_is_written() {
 
     let pki = Pki::new(&["branch-7"]);
     let mut collector = Collector::start(&pki);
-    let tls = sonde_common::tls::TlsFiles {
+    let files = sonde_common::tls::TlsFiles {
         ca: pki.path("ca.pem"),
         cert: pki.path("branch-7.pem"),
         key: pki.path("branch-7.key"),
-    }
-    .load()
-    .unwrap();
+    };
+    let tls = std::sync::Arc::new(sonde_common::tls::Reloading::client(files).unwrap());
     let settings = ExportSettings {
         endpoint: collector.addr.clone(),
         server_name: "collector.test".into(),
-        tls: tls.client_config().unwrap(),
+        tls,
         // The certificate says branch-7; the batches claim branch-8.
         observer: "branch-8".into(),
         max_records: 100,
@@ -583,4 +582,31 @@ fn a_batch_claiming_another_observer_is_refused_and_nothing_is_written() {
     assert_eq!(summary.unacknowledged, 1, "{summary:?}");
     collector.stop();
     assert!(collector.documents().is_empty());
+}
+
+#[test]
+fn collector_certificates_rotate_without_a_restart() {
+    let old = Pki::new(&["branch-9"]);
+    let new = Pki::new(&["branch-9"]);
+    let mut collector = Collector::start(&old);
+    let pcap = testdata("community-id/zeek/pcaps/http-get.pcap");
+    let (ok, err) = replay(&probe_config(&old, &collector, "branch-9", "3s"), &pcap);
+    assert!(ok, "before the rotation: {err}");
+
+    // Rotate: the new CA and a collector certificate it signed replace the
+    // files the running collector was started with.
+    for file in ["ca.pem", "collector.pem", "collector.key"] {
+        let tmp = old.path(&format!("{file}.new"));
+        std::fs::copy(new.path(file), &tmp).unwrap();
+        std::fs::rename(&tmp, old.path(file)).unwrap();
+    }
+    let new_probe = probe_config_for(&new, &collector.addr, "branch-9", "3s", "1MiB");
+    let (ok, err) = replay(&new_probe, &pcap);
+    assert!(ok, "a probe of the new CA gets in: {err}");
+    // A probe whose certificate the old CA signed (trusting the new CA, as
+    // its config's ca file was rotated too) is refused by the new CA.
+    let (ok, _) = replay(&probe_config(&old, &collector, "branch-9", "3s"), &pcap);
+    assert!(!ok, "a probe of the old CA is refused after the rotation");
+    collector.stop();
+    assert_eq!(collector.documents().len(), 2, "one flow before, one after");
 }

@@ -17,7 +17,7 @@ use super::ExportSettings;
 pub(super) async fn connect(settings: &ExportSettings) -> Result<CollectorClient<Channel>, String> {
     let server_name =
         sonde_common::tls::server_name(&settings.server_name).map_err(|e| e.to_string())?;
-    let connector = TlsConnector::from(settings.tls.clone());
+    let connector = TlsConnector::from(settings.tls.current());
     let address = settings.endpoint.clone();
     let service = tower::service_fn(move |_: Uri| {
         let (connector, server_name, address) =

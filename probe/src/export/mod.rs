@@ -27,7 +27,9 @@ pub struct ExportSettings {
     /// `host:port` of the collector.
     pub endpoint: String,
     pub server_name: String,
-    pub tls: Arc<rustls::ClientConfig>,
+    /// Rebuilt when the certificate files change: a reconnect picks up
+    /// rotated certificates.
+    pub tls: Arc<sonde_common::tls::Reloading<rustls::ClientConfig>>,
     /// The identity in this probe's certificate (`Batch.observer`).
     pub observer: String,
     pub max_records: usize,

@@ -76,43 +76,23 @@ fn bench(c: &mut Criterion) {
             ok
         })
     });
-    group.bench_function("decode+flows", |b| {
-        b.iter(|| {
-            let mut engine = Engine::new(LinkType::Ethernet, "bench", FlowSettings::default());
-            let mut out = Vec::new();
-            for f in &frames {
-                engine.packet(
-                    &Packet {
-                        ts_us: f.ts_us,
-                        data: &f.data,
-                        wire_len: f.wire_len,
-                    },
-                    &mut out,
-                );
-            }
-            engine.finish(&mut out);
-            out.len()
-        })
-    });
+    let flows = || {
+        let mut engine = Engine::new(LinkType::Ethernet, "bench", FlowSettings::default());
+        let mut out = Vec::new();
+        for f in &frames {
+            let packet = Packet {
+                ts_us: f.ts_us,
+                data: &f.data,
+                wire_len: f.wire_len,
+            };
+            engine.packet(&packet, &mut out);
+        }
+        engine.finish(&mut out);
+        out.len()
+    };
+    group.bench_function("decode+flows", |b| b.iter(flows));
     group.throughput(Throughput::Bytes(bytes));
-    group.bench_function("decode+flows-bytes", |b| {
-        b.iter(|| {
-            let mut engine = Engine::new(LinkType::Ethernet, "bench", FlowSettings::default());
-            let mut out = Vec::new();
-            for f in &frames {
-                engine.packet(
-                    &Packet {
-                        ts_us: f.ts_us,
-                        data: &f.data,
-                        wire_len: f.wire_len,
-                    },
-                    &mut out,
-                );
-            }
-            engine.finish(&mut out);
-            out.len()
-        })
-    });
+    group.bench_function("decode+flows-bytes", |b| b.iter(flows));
     group.finish();
 }
 

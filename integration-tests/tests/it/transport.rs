@@ -56,13 +56,20 @@ impl Collector {
     }
 
     fn start_on(pki: &Pki, listen: &str) -> Self {
-        let out = pki.path("ndjson");
+        Self::start_with(
+            pki,
+            listen,
+            &format!("[file]\ndir = {:?}\n", pki.path("ndjson")),
+        )
+    }
+
+    /// A collector with the PKI's certificates and `output` (TOML sections).
+    fn start_with(pki: &Pki, listen: &str, output: &str) -> Self {
         let config = format!(
-            "[server]\nlisten = {listen:?}\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[file]\ndir = {:?}\n[spool]\ndir = {:?}\n",
+            "[server]\nlisten = {listen:?}\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[spool]\ndir = {:?}\n{output}",
             pki.path("ca.pem"),
             pki.path("collector.pem"),
             pki.path("collector.key"),
-            out,
             pki.path("spool")
         );
         let path = pki.path("collector.toml");
@@ -86,7 +93,11 @@ impl Collector {
         assert!(!addr.is_empty(), "collector did not start: {line}");
         // Keep draining its log so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in stderr.lines() {});
-        Collector { child, addr, out }
+        Collector {
+            child,
+            addr,
+            out: pki.path("ndjson"),
+        }
     }
 
     fn stop(&mut self) {
@@ -330,42 +341,18 @@ fn a_collector_with_a_syslog_output_sends_each_flow_as_an_rfc5424_message() {
         let _ = conn.read_to_end(&mut all);
         all
     });
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[syslog]\naddress = \"{syslog_addr}\"\ntransport = \"tcp\"\nhostname = \"collector.test\"\n",
-        pki.path("ca.pem"),
-        pki.path("collector.pem"),
-        pki.path("collector.key")
+    let syslog = format!(
+        "[syslog]\naddress = \"{syslog_addr}\"\ntransport = \"tcp\"\nhostname = \"collector.test\"\n"
     );
-    let path = pki.path("collector.toml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(bin("sonde-collector"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let mut addr = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if let Some(a) = line.trim().strip_prefix("sonde-collector: listening on ") {
-            addr = a.to_owned();
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || for _ in stderr.lines() {});
+    let mut collector = Collector::start_with(&pki, "127.0.0.1:0", &syslog);
+    let addr = collector.addr.clone();
     let pcap = testdata("community-id/zeek/pcaps/http-get.pcap");
     let (ok, err) = replay(
         &probe_config_for(&pki, &addr, "branch-4", "10s", "1MiB"),
         &pcap,
     );
     assert!(ok, "{err}");
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
+    collector.stop();
     let bytes = reader.join().unwrap();
     let text = String::from_utf8(bytes).unwrap();
     // RFC 6587 octet counting: "LEN SP MSG".
@@ -487,32 +474,12 @@ fn http_get(addr: &str, path: &str) -> (String, String) {
 fn the_collector_serves_health_and_prometheus_metrics() {
     let pki = Pki::new(&["branch-6"]);
     let metrics = free_port();
-    // The collector, with [metrics].
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[file]\ndir = {:?}\n[metrics]\nlisten = {metrics:?}\n",
-        pki.path("ca.pem"),
-        pki.path("collector.pem"),
-        pki.path("collector.key"),
+    let output = format!(
+        "[file]\ndir = {:?}\n[metrics]\nlisten = {metrics:?}\n",
         pki.path("ndjson")
     );
-    let path = pki.path("collector-metrics.toml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(bin("sonde-collector"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let (mut line, mut addr) = (String::new(), String::new());
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if let Some(a) = line.trim().strip_prefix("sonde-collector: listening on ") {
-            addr = a.to_owned();
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || for _ in stderr.lines() {});
+    let mut collector = Collector::start_with(&pki, "127.0.0.1:0", &output);
+    let addr = collector.addr.clone();
     let (status, body) = http_get(&metrics, "/health");
     assert_eq!(
         (status.as_str(), body.as_str()),
@@ -529,11 +496,7 @@ fn the_collector_serves_health_and_prometheus_metrics() {
     assert!(body.contains("sonde_collector_streams_total 1"), "{body}");
     assert!(body.contains("sonde_collector_records_total 1"), "{body}");
     assert_eq!(http_get(&metrics, "/nope").0, "HTTP/1.1 404 Not Found");
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
+    collector.stop();
 }
 
 #[test]

@@ -73,7 +73,13 @@ impl Engine {
         match self.fragments.observe(&mut decoded, packet.ts_us) {
             Attribution::Whole => {}
             Attribution::Attributed => self.counters.fragments_attributed += 1,
-            Attribution::Unattributed => self.counters.fragments_unattributed += 1,
+            // Without its first fragment there are no ports: no flow to
+            // attribute it to. Counted, not guessed.
+            Attribution::Unattributed => {
+                self.counters.fragments_unattributed += 1;
+                self.table.advance(packet.ts_us, out);
+                return;
+            }
         }
         self.table.process(&decoded, packet.ts_us, out);
     }

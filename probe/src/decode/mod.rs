@@ -158,17 +158,10 @@ fn decode_ip(bytes: &[u8]) -> Result<Decoded<'_>, Skip> {
             (u32::from(h.total_len()), fragment)
         }
         LaxIpSlice::Ipv6(v6) => {
-            let mut fragment = Fragment::None;
-            for ext in v6.extensions().clone() {
-                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
-                    let id = f.identification();
-                    fragment = match (f.fragment_offset().value(), f.more_fragments()) {
-                        (0, false) => Fragment::None,
-                        (0, true) => Fragment::First { id },
-                        _ => Fragment::Later { id },
-                    };
-                }
-            }
+            // Walked here rather than with etherparse's extension iterator,
+            // which reads out of bounds on a chain cut short (found by the
+            // `decode` fuzz target, etherparse 0.21.0).
+            let fragment = ipv6_fragment(v6.header().next_header().0, v6.extensions().slice());
             (40 + u32::from(v6.header().payload_length()), fragment)
         }
     };
@@ -207,6 +200,44 @@ fn decode_ip(bytes: &[u8]) -> Result<Decoded<'_>, Skip> {
     }
     transport(&mut packet, payload.payload, l4_wire)?;
     Ok(packet)
+}
+
+/// The fragment header in an IPv6 extension chain, if any (RFC 8200 §4):
+/// hop-by-hop (0), routing (43) and destination options (60) are
+/// `(len + 1) * 8` bytes, fragment (44) is 8 bytes, authentication (51) is
+/// `(len + 2) * 4` bytes. A chain cut short ends the walk.
+fn ipv6_fragment(mut next: u8, mut chain: &[u8]) -> Fragment {
+    loop {
+        let len = match next {
+            0 | 43 | 60 => chain.get(1).map(|&l| (usize::from(l) + 1) * 8),
+            44 => {
+                let Some(h) = chain.get(..8) else {
+                    return Fragment::None;
+                };
+                let offset = u16::from_be_bytes([h[2], h[3]]) >> 3;
+                let more = h[3] & 1 == 1;
+                let id = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+                return match (offset, more) {
+                    (0, false) => Fragment::None,
+                    (0, true) => Fragment::First { id },
+                    _ => Fragment::Later { id },
+                };
+            }
+            51 => chain.get(1).map(|&l| (usize::from(l) + 2) * 4),
+            _ => return Fragment::None,
+        };
+        let Some(len) = len else {
+            return Fragment::None;
+        };
+        let Some(&following) = chain.first() else {
+            return Fragment::None;
+        };
+        let Some(rest) = chain.get(len..) else {
+            return Fragment::None;
+        };
+        next = following;
+        chain = rest;
+    }
 }
 
 /// Reads the transport header at the start of `l4` (captured bytes) whose wire

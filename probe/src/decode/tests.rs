@@ -244,3 +244,44 @@ proptest! {
         let _ = decode(LinkType::Ethernet, &frame);
     }
 }
+
+#[test]
+fn ipv6_extension_chains_cut_short_end_the_walk() {
+    // A hop-by-hop header claiming 16 bytes with 4 present, then nothing.
+    assert_eq!(ipv6_fragment(0, &[44, 1, 0, 0]), Fragment::None);
+    assert_eq!(ipv6_fragment(0, &[]), Fragment::None);
+    // Hop-by-hop (8 bytes), then a fragment header: offset 0, more fragments.
+    let mut chain = vec![44, 0, 0, 0, 0, 0, 0, 0];
+    chain.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0x12, 0x34]);
+    assert_eq!(ipv6_fragment(0, &chain), Fragment::First { id: 0x1234 });
+    // Offset 8 (units of 8 bytes): a later fragment.
+    assert_eq!(
+        ipv6_fragment(44, &[17, 0, 0, 64, 0, 0, 0, 9]),
+        Fragment::Later { id: 9 }
+    );
+}
+
+#[test]
+fn fuzzer_regressions_decode_without_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("decode-")
+        {
+            let (&pick, frame) = data.split_first().unwrap();
+            let links = [0, 1, 12, 101, 108, 113, 276, 147];
+            let _ = decode(
+                LinkType::from_dlt(links[usize::from(pick) % links.len()]),
+                frame,
+            );
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+}

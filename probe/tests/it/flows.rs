@@ -243,3 +243,27 @@ fn every_ndpi_capture_is_read_and_every_decoded_packet_lands_in_a_flow() {
         }
     }
 }
+
+#[test]
+fn a_later_fragment_without_its_first_is_counted_not_made_a_flow() {
+    use sonde_probe::capture::Packet;
+    use sonde_probe::decode::LinkType;
+    // IPv4 UDP fragment at offset 16 bytes, id 0x4242, no first fragment seen.
+    let mut ip = vec![
+        0x45, 0, 0, 36, 0x42, 0x42, 0x00, 0x02, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    ip.extend_from_slice(&[7u8; 16]);
+    let mut engine = Engine::new(LinkType::RawIp, "t", FlowSettings::default());
+    let mut out = Vec::new();
+    engine.packet(
+        &Packet {
+            ts_us: 1,
+            data: &ip,
+            wire_len: ip.len() as u32,
+        },
+        &mut out,
+    );
+    engine.finish(&mut out);
+    assert!(out.is_empty());
+    assert_eq!(engine.counters().fragments_unattributed, 1);
+}

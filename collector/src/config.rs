@@ -27,6 +27,9 @@ pub struct CollectorConfig {
     /// RFC 5424 syslog, one ECS document per message, instead of files.
     #[serde(default)]
     pub syslog: Option<SyslogOutputConfig>,
+    /// GeoIP/ASN databases and local networks (`network.direction`).
+    #[serde(default)]
+    pub enrich: crate::enrich::EnrichConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
@@ -139,6 +142,7 @@ impl Default for SpoolConfig {
 impl Validate for CollectorConfig {
     fn validate(&self, p: &mut Problems) {
         self.server.tls.validate("server.tls", p);
+        self.enrich.validate(p);
         p.require(
             self.server.max_connection_age >= Duration::from_secs(60),
             "server.max_connection_age",
@@ -243,6 +247,9 @@ pub fn check_io(config: &CollectorConfig, p: &mut Problems) {
             }
         }
         Err(e) => p.push("server.tls", e.to_string()),
+    }
+    if let Err(e) = crate::enrich::Enricher::open(&config.enrich) {
+        p.push("enrich", e.to_string());
     }
     if let Some(es) = &config.elasticsearch {
         for (key, secret) in [

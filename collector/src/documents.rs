@@ -1,5 +1,6 @@
 //! Records to documents: the ECS mapping shared with `sonde-probe read`, the
-//! probe's certificate identity as `observer.name`, and a deterministic id so
+//! probe's certificate identity as `observer.name`, the collector's
+//! enrichment (GeoIP, AS, direction), and a deterministic id so
 //! that a record delivered twice (a resend after a reconnect, another collector
 //! replica) becomes the same document.
 
@@ -7,19 +8,23 @@ use sha1::{Digest as _, Sha1};
 use sonde_common::ecs::{self, Observer};
 use sonde_proto::v1;
 
+use crate::enrich::Enricher;
 use crate::sink::{DocKind, Document};
 
-/// The document of a flow record from the probe `identity`.
-pub fn flow(identity: &str, flow: &v1::Flow) -> Document {
+/// The document of a flow record from the probe `identity`, enriched
+/// (GeoIP, AS, `network.direction`).
+pub fn flow(identity: &str, flow: &v1::Flow, enricher: &Enricher) -> Document {
     let observer = Observer {
         name: identity.to_owned(),
         hostname: None,
     };
+    let mut body = ecs::flow_document(flow, &observer);
+    enricher.enrich(&mut body);
     Document {
         id: flow_id(identity, flow),
         kind: DocKind::Flow,
         timestamp_us: flow.last_seen_us,
-        body: ecs::flow_document(flow, &observer),
+        body,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod certs;
 pub mod check;
 pub mod config;
 pub mod documents;
+pub mod enrich;
 pub mod output;
 pub mod run;
 pub mod server;

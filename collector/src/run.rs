@@ -80,6 +80,8 @@ pub enum RunError {
     Sink(#[from] crate::sink::SinkError),
     #[error(transparent)]
     Server(#[from] server::ServerError),
+    #[error(transparent)]
+    Enrich(#[from] crate::enrich::EnrichError),
     #[error(
         "the Elasticsearch output is not in this build yet: remove [elasticsearch] to write NDJSON files to [file] dir"
     )]
@@ -98,6 +100,7 @@ pub async fn run(
     let tls = Arc::new(sonde_common::tls::Reloading::server(
         config.server.tls.clone(),
     )?);
+    let enricher = crate::enrich::Enricher::open(&config.enrich)?;
     let (sink, described) = output(config)?;
     let (handle, output_task) = output::spawn(sink);
     let listener = TcpListener::bind(config.server.listen)
@@ -123,7 +126,15 @@ pub async fn run(
             }
         })
     };
-    let served = server::serve(listener, tls, handle, Arc::clone(&stats), shutdown).await;
+    let served = server::serve(
+        listener,
+        tls,
+        handle,
+        Arc::clone(&stats),
+        enricher,
+        shutdown,
+    )
+    .await;
     publisher.abort();
     stats.publish();
     served?;

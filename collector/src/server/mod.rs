@@ -34,10 +34,11 @@ pub async fn serve(
     tls: Arc<sonde_common::tls::Reloading<rustls::ServerConfig>>,
     output: OutputHandle,
     stats: Arc<ServerStats>,
+    enricher: crate::enrich::Enricher,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let incoming = incoming::tls_incoming(listener, tls, Arc::clone(&stats));
-    let service = CollectorServer::new(ExportService::new(output, stats))
+    let service = CollectorServer::new(ExportService::new(output, stats, enricher))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
         .accept_compressed(CompressionEncoding::Gzip)

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 
 use super::PeerInfo;
 use crate::documents;
+use crate::enrich::Enricher;
 use crate::output::OutputHandle;
 use crate::sink::Outcome;
 
@@ -71,14 +72,16 @@ pub struct ExportService {
     output: OutputHandle,
     stats: Arc<ServerStats>,
     marks: Marks,
+    enricher: Enricher,
 }
 
 impl ExportService {
-    pub fn new(output: OutputHandle, stats: Arc<ServerStats>) -> Self {
+    pub fn new(output: OutputHandle, stats: Arc<ServerStats>, enricher: Enricher) -> Self {
         Self {
             output,
             stats,
             marks: Marks::default(),
+            enricher,
         }
     }
 }
@@ -116,6 +119,7 @@ impl Collector for ExportService {
             output: self.output.clone(),
             stats: Arc::clone(&self.stats),
             marks: Arc::clone(&self.marks),
+            enricher: self.enricher.clone(),
         };
         tokio::spawn(async move {
             if let Err(status) = session
@@ -135,6 +139,7 @@ struct Session {
     output: OutputHandle,
     stats: Arc<ServerStats>,
     marks: Marks,
+    enricher: Enricher,
 }
 
 fn ack(through_seq: u64) -> ExportResponse {
@@ -257,7 +262,9 @@ impl Session {
         let mut docs = Vec::with_capacity(batch.records.len() - skip);
         for rec in batch.records.into_iter().skip(skip) {
             match rec.kind {
-                Some(record::Kind::Flow(flow)) => docs.push(documents::flow(&self.identity, &flow)),
+                Some(record::Kind::Flow(flow)) => {
+                    docs.push(documents::flow(&self.identity, &flow, &self.enricher))
+                }
                 Some(record::Kind::Status(_)) => {}
                 Some(record::Kind::Alert(_)) | None => {
                     let reason =

@@ -8,5 +8,6 @@
 
 mod certs;
 mod cli;
+mod enrich;
 mod sink_ndjson;
 mod sink_syslog;

@@ -573,3 +573,29 @@ fn collector_certificates_rotate_without_a_restart() {
     collector.stop();
     assert_eq!(collector.documents().len(), 2, "one flow before, one after");
 }
+
+#[test]
+fn the_collector_enriches_documents_with_direction_and_geoip() {
+    let pki = Pki::new(&["branch-10"]);
+    let geoip = testdata("geoip/test-data");
+    let output = format!(
+        "[file]\ndir = {:?}\n[enrich]\ngeoip_city = {:?}\ngeoip_asn = {:?}\nlocal_networks = [\"172.16.0.0/12\"]\n",
+        pki.path("ndjson"),
+        geoip.join("GeoLite2-City-Test.mmdb"),
+        geoip.join("GeoLite2-ASN-Test.mmdb")
+    );
+    let mut collector = Collector::start_with(&pki, "127.0.0.1:0", &output);
+    let pcap = testdata("ndpi/pcap/synscan.pcap");
+    let (ok, err) = replay(&probe_config(&pki, &collector, "branch-10", "10s"), &pcap);
+    assert!(ok, "{err}");
+    collector.stop();
+    let docs = collector.documents();
+    assert_eq!(docs.len(), 1994);
+    // 172.16.0.8 (local) scans 64.13.134.52 (not local, not in the test databases).
+    assert!(
+        docs.iter().all(|d| d["network"]["direction"] == "outbound"),
+        "{}",
+        docs[0]
+    );
+    assert!(docs.iter().all(|d| d["destination"]["geo"].is_null()));
+}

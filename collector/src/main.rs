@@ -112,12 +112,6 @@ fn run(path: &std::path::Path) -> u8 {
         }
     };
     let result = runtime.block_on(async {
-        if let Some(addr) = config.metrics.listen
-            && let Err(e) = sonde_common::telemetry::serve_metrics(addr, std::sync::Arc::new(|| Ok(())))
-        {
-            eprintln!("sonde-collector run: {e}");
-            return 1;
-        }
         let shutdown = async {
             let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
                 return std::future::pending().await;

@@ -18,6 +18,8 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct OutputHandle {
     tx: mpsc::Sender<Job>,
+    /// Whether the last delivery succeeded (for `/ready`).
+    healthy: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,11 @@ pub enum OutputError {
 }
 
 impl OutputHandle {
+    /// Whether the sink took the last batch.
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Delivers `docs`; Ok once the sink holds them durably.
     pub async fn deliver(&self, docs: Vec<Document>) -> Result<Vec<Outcome>, OutputError> {
         if docs.is_empty() {
@@ -48,14 +55,17 @@ impl OutputHandle {
 /// Starts the task that owns `sink`; it ends when every handle is dropped.
 pub fn spawn<S: Sink + 'static>(mut sink: S) -> (OutputHandle, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Job>(32);
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = std::sync::Arc::clone(&healthy);
     let task = tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
             let result = sink
                 .deliver(&job.docs)
                 .await
                 .map_err(|e| format!("{}: {e}", sink.name()));
+            flag.store(result.is_ok(), std::sync::atomic::Ordering::Relaxed);
             let _ = job.reply.send(result);
         }
     });
-    (OutputHandle { tx }, task)
+    (OutputHandle { tx, healthy }, task)
 }

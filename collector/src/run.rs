@@ -82,6 +82,8 @@ pub enum RunError {
     Server(#[from] server::ServerError),
     #[error(transparent)]
     Enrich(#[from] crate::enrich::EnrichError),
+    #[error("{0}")]
+    Metrics(String),
     #[error(
         "the Elasticsearch output is not in this build yet: remove [elasticsearch] to write NDJSON files to [file] dir"
     )]
@@ -103,6 +105,17 @@ pub async fn run(
     let enricher = crate::enrich::Enricher::open(&config.enrich)?;
     let (sink, described) = output(config)?;
     let (handle, output_task) = output::spawn(sink);
+    if let Some(addr) = config.metrics.listen {
+        let output = handle.clone();
+        let ready = std::sync::Arc::new(move || {
+            if output.healthy() {
+                Ok(())
+            } else {
+                Err("the output failed its last batch".to_owned())
+            }
+        });
+        sonde_common::telemetry::serve_metrics(addr, ready).map_err(RunError::Metrics)?;
+    }
     let listener = TcpListener::bind(config.server.listen)
         .await
         .map_err(|source| RunError::Listen {

@@ -111,11 +111,15 @@ pub mod names {
     pub const COLLECTOR_NACKS: &str = "sonde_collector_nacks_total";
 }
 
-/// What `/health` answers: healthy (200) or not (503, with the reason).
+/// What `/ready` answers: ready (200) or not (503, with the reason).
+/// `/health` (liveness) answers 200 whenever the process serves at all: a
+/// probe must not be restarted, and lose its buffer, because its collector is
+/// away.
 pub type HealthCheck = std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// Installs the Prometheus recorder as the global `metrics` recorder and
-/// serves `GET /metrics` (Prometheus text) and `GET /health` on `listen`, from
+/// serves `GET /metrics` (Prometheus text), `GET /health` (liveness) and
+/// `GET /ready` (readiness, from `ready`) on `listen`, from
 /// a thread of its own. Returns the bound address (`listen` may use port 0).
 pub fn serve_metrics(
     listen: std::net::SocketAddr,

@@ -76,6 +76,7 @@ pub fn run(path: &Path, out: &mut dyn FnMut(bool, String)) -> bool {
         batch_delay: Duration::from_secs(1),
         shutdown_deadline: Duration::from_secs(1),
         interfaces: config.capture.iter().map(|c| c.interface.clone()).collect(),
+        connected: Default::default(),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -162,8 +162,19 @@ fn run(args: RunArgs) -> u8 {
         }
     };
     sonde_common::telemetry::init_logging(&config.log);
+    let connected = Arc::new(AtomicBool::new(false));
+    let ready = {
+        let connected = Arc::clone(&connected);
+        Arc::new(move || {
+            if connected.load(std::sync::atomic::Ordering::Relaxed) {
+                Ok(())
+            } else {
+                Err("no open stream to the collector".to_owned())
+            }
+        })
+    };
     if let Some(addr) = config.metrics.listen
-        && let Err(e) = sonde_common::telemetry::serve_metrics(addr, std::sync::Arc::new(|| Ok(())))
+        && let Err(e) = sonde_common::telemetry::serve_metrics(addr, ready)
     {
         eprintln!("sonde-probe run: {e}");
         return 1;
@@ -175,7 +186,7 @@ fn run(args: RunArgs) -> u8 {
             return 1;
         }
     }
-    match sonde_probe::run::run(&config, args.replay.as_deref(), &stop) {
+    match sonde_probe::run::run(&config, args.replay.as_deref(), &stop, connected) {
         Ok(s) => {
             eprintln!(
                 "sonde-probe: {} records, acknowledged through {}, {} unacknowledged, {} rejected, {} flows and {} alerts shed, {} connections",

@@ -35,11 +35,13 @@ pub enum RunError {
     Runtime(std::io::Error),
 }
 
-/// Runs the probe; returns what the exporter did.
+/// Runs the probe; returns what the exporter did. `connected` follows
+/// whether an export stream is open (for `/ready`).
 pub fn run(
     config: &ProbeConfig,
     replay: Option<&Path>,
     stop: &Arc<AtomicBool>,
+    connected: Arc<AtomicBool>,
 ) -> Result<ExportSummary, RunError> {
     let tls = config.collector.tls.load()?;
     let settings = ExportSettings {
@@ -58,6 +60,7 @@ pub fn run(
             Some(path) => vec![path.display().to_string()],
             None => config.capture.iter().map(|c| c.interface.clone()).collect(),
         },
+        connected,
     };
     if replay.is_none() && config.capture.is_empty() {
         return Err(RunError::NoCapture);

@@ -361,3 +361,46 @@ impl Unwritable {
         }
     }
 }
+
+#[tokio::test]
+async fn a_partial_line_left_by_a_crash_is_cut_when_the_sink_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || sonde_collector::sink::NdjsonConfig {
+        dir: dir.path().to_path_buf(),
+        max_file_size: 1 << 20,
+        max_file_age: std::time::Duration::from_secs(3600),
+        max_files: 10,
+    };
+    {
+        let mut sink = sonde_collector::sink::NdjsonSink::new(config()).unwrap();
+        let doc = sonde_collector::sink::Document {
+            id: "a".into(),
+            kind: sonde_collector::sink::DocKind::Flow,
+            timestamp_us: 1,
+            body: serde_json::json!({"n": 1}),
+        };
+        use sonde_collector::sink::Sink as _;
+        sink.deliver(&[doc]).await.unwrap();
+    }
+    // A crash in the middle of the next line.
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"{\"n\": 2, \"tor").unwrap();
+    drop(f);
+    let _sink = sonde_collector::sink::NdjsonSink::new(config()).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.ends_with('\n'), "{text:?}");
+    assert_eq!(text.lines().count(), 1);
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    );
+}

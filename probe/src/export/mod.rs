@@ -40,6 +40,8 @@ pub struct ExportSettings {
     pub shutdown_deadline: Duration,
     /// Reported interfaces (`Hello.interfaces`).
     pub interfaces: Vec<String>,
+    /// Whether a stream is open now, for `/ready`.
+    pub connected: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What an export run did.
@@ -216,6 +218,35 @@ async fn session(
         .await;
     let mut responses = client.export(ReceiverStream::new(rx)).await?.into_inner();
     info!(collector = %settings.endpoint, "Export stream open.");
+    settings
+        .connected
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let result = stream(
+        settings,
+        buffer,
+        records,
+        input_open,
+        summary,
+        &tx,
+        &mut responses,
+    )
+    .await;
+    settings
+        .connected
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    result
+}
+
+/// The body of a session once the stream is open.
+async fn stream(
+    settings: &ExportSettings,
+    buffer: &mut ExportBuffer,
+    records: &mut mpsc::Receiver<v1::Record>,
+    input_open: &mut bool,
+    summary: &mut ExportSummary,
+    tx: &mpsc::Sender<ExportRequest>,
+    responses: &mut tonic::Streaming<v1::ExportResponse>,
+) -> Result<(), SessionError> {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut oldest_unsent: Option<Instant> = None;
     // Batches sent and not yet acknowledged: (first, last) sequence numbers.

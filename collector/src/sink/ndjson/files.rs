@@ -78,6 +78,16 @@ impl Writer {
         }
         let kinds = found.map(|mut files| {
             files.sort();
+            // A crash (kill -9, power loss) can leave the newest file ending in
+            // a partial line. It was never acknowledged (acks follow fsync of
+            // whole batches): cut it so every line of every file is JSON.
+            if let Some((_, newest)) = files.last() {
+                match truncate_torn_tail(newest) {
+                    Ok(0) => {}
+                    Ok(cut) => warn!(path = %newest.display(), bytes = cut, "Cut a partial line left by a crash."),
+                    Err(e) => warn!(path = %newest.display(), error = %e, "Cannot check the end of an NDJSON file."),
+                }
+            }
             KindFiles {
                 current: None,
                 last: files.last().map(|(key, _)| key.clone()),
@@ -302,6 +312,36 @@ impl OpenFile {
             }
         }
     }
+}
+
+/// Truncates `path` after its last newline; returns the bytes removed.
+fn truncate_torn_tail(path: &Path) -> io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    const CHUNK: u64 = 64 * 1024;
+    let mut file = fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; CHUNK as usize];
+    // Scan backwards for the last newline.
+    let keep = loop {
+        if end == 0 {
+            break 0;
+        }
+        let start = end.saturating_sub(CHUNK);
+        let n = (end - start) as usize;
+        let chunk = buf.get_mut(..n).unwrap_or_default();
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            break start + i as u64 + 1;
+        }
+        end = start;
+    };
+    if keep < len {
+        file.set_len(keep)?;
+        file.sync_all()?;
+    }
+    Ok(len - keep)
 }
 
 fn file_error(action: &'static str, path: &Path, source: io::Error) -> SinkError {

@@ -1,27 +1,108 @@
 #!/usr/bin/env bash
-# Seeds the decode and flow_engine corpora with real frames from the test data.
+# Seeds the fuzz corpora from real inputs (the corpora themselves are not
+# committed; run this once after a checkout, it is idempotent):
+# - decode:      frames of the test captures (pcap and pcapng), prefixed with
+#                the link byte that selects their link type in the target;
+# - flow_engine: the first frames of each Ethernet capture in the target's
+#                framing (2-byte length, 1-byte time step of 100 ms, frame);
+# - config:      the example probe configuration.
+# proto_batch starts empty: libFuzzer finds the protobuf structure by itself.
 set -euo pipefail
 cd "$(dirname "$0")"
 testdata=${SONDE_TESTDATA:-../../shared/testdata}
-mkdir -p corpus/decode corpus/flow_engine
+mkdir -p corpus/decode corpus/flow_engine corpus/config corpus/proto_batch
+cp ../deploy/config/probe.example.toml corpus/config/probe.example.toml
 python3 - "$testdata" <<'PY'
-import os, struct, sys, hashlib
+import hashlib, os, struct, sys
+
 root = sys.argv[1]
-files = [os.path.join(root, "ndpi/pcap", f) for f in sorted(os.listdir(os.path.join(root, "ndpi/pcap"))) if f.endswith(".pcap")]
-files += [os.path.join(root, "community-id/pcaps", f) for f in ("combined.pcap",)]
-for path in files:
-    data = open(path, "rb").read()
-    if data[:4] != b"\xd4\xc3\xb2\xa1" or struct.unpack("<I", data[20:24])[0] != 1:
-        continue
+# Must match LINKS in fuzz_targets/decode.rs: the link byte is an index.
+LINKS = [0, 1, 12, 101, 108, 113, 276, 147]
+FRAMES_PER_FILE = 16   # decode seeds per capture
+FLOW_FRAMES = 64       # frames per flow_engine seed
+MAX_FRAME = 1599       # flow_engine takes the length modulo 1600
+
+
+def pcap(data):
+    """(linktype, [(ts_us, frame)]) of a classic pcap, either byte order."""
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        return None
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    link = struct.unpack(e + "I", data[20:24])[0] & 0xFFFF  # high bits: FCS flags
     off, frames = 24, []
-    while off + 16 <= len(data) and len(frames) < 64:
-        _, _, incl, _ = struct.unpack("<IIII", data[off:off + 16])
-        frames.append(data[off + 16:off + 16 + incl])
+    while off + 16 <= len(data):
+        sec, frac, incl, _ = struct.unpack(e + "IIII", data[off:off + 16])
+        frames.append((sec * 1_000_000 + (frac // 1000 if nano else frac), data[off + 16:off + 16 + incl]))
         off += 16 + incl
-    for f in frames[:16]:
-        seed = b"\x01" + f
-        open("corpus/decode/" + hashlib.sha1(seed).hexdigest(), "wb").write(seed)
-    blob = b"".join(struct.pack(">HB", len(f), 1) + f for f in frames)
-    open("corpus/flow_engine/" + hashlib.sha1(blob).hexdigest(), "wb").write(blob)
+    return link, frames
+
+
+def pcapng(data):
+    """(linktype of interface 0, [(ts_us, frame)]) of a pcapng, enhanced and
+    simple packet blocks of interfaces with interface 0's link type."""
+    if data[:4] != b"\x0a\x0d\x0d\x0a":
+        return None
+    e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    off, links, frames = 0, [], []
+    while off + 12 <= len(data):
+        btype, blen = struct.unpack(e + "II", data[off:off + 8])
+        if blen < 12 or off + blen > len(data):
+            break
+        body = data[off + 8:off + blen - 4]
+        if btype == 0x0A0D0D0A:
+            links = []  # a new section renumbers interfaces
+        elif btype == 1:
+            links.append(struct.unpack(e + "H", body[:2])[0])
+        elif btype == 6 and links:
+            iface, hi, lo, incl = struct.unpack(e + "IIII", body[:16])
+            if iface < len(links) and links[iface] == links[0]:
+                frames.append(((hi << 32 | lo), body[20:20 + incl]))  # default resolution: us
+        elif btype == 3 and links:
+            frames.append((0, body[4:]))
+        off += blen
+    return (links[0], frames) if links else None
+
+
+def write(folder, blob):
+    with open(os.path.join(folder, hashlib.sha1(blob).hexdigest()), "wb") as f:
+        f.write(blob)
+
+
+paths = []
+for folder in ("ndpi/pcap", "community-id/pcaps", "pcaps"):
+    d = os.path.join(root, folder)
+    if os.path.isdir(d):
+        paths += [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith((".pcap", ".pcapng"))]
+
+files = decode_n = flow_n = 0
+for path in paths:
+    with open(path, "rb") as f:
+        data = f.read()
+    parsed = pcap(data) or pcapng(data)
+    if not parsed or parsed[0] not in LINKS or not parsed[1]:
+        continue
+    link, frames = parsed
+    files += 1
+    pick = bytes([LINKS.index(link)])
+    for _, frame in frames[:FRAMES_PER_FILE]:
+        write("corpus/decode", pick + frame)
+        decode_n += 1
+    if link == 1:  # flow_engine is Ethernet only
+        blob, prev = b"", frames[0][0]
+        for ts, frame in frames[:FLOW_FRAMES]:
+            step = min(255, max(0, ts - prev) // 100_000)
+            prev = ts
+            frame = frame[:MAX_FRAME]
+            blob += struct.pack(">HB", len(frame), step) + frame
+        write("corpus/flow_engine", blob)
+        flow_n += 1
+print(f"read {files} captures: {decode_n} decode seeds, {flow_n} flow_engine seeds", file=sys.stderr)
 PY
-echo "seeded: $(ls corpus/decode | wc -l) decode, $(ls corpus/flow_engine | wc -l) flow_engine inputs"
+for t in decode flow_engine proto_batch config; do
+    echo "corpus/$t: $(ls "corpus/$t" | wc -l) inputs"
+done

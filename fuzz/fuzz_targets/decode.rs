@@ -7,7 +7,9 @@ use sonde_probe::decode::{self, LinkType};
 const LINKS: [i32; 8] = [0, 1, 12, 101, 108, 113, 276, 147];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, frame)) = data.split_first() else { return };
+    let Some((&pick, frame)) = data.split_first() else {
+        return;
+    };
     let link = LinkType::from_dlt(LINKS[usize::from(pick) % LINKS.len()]);
     let _ = decode::decode(link, frame);
 });

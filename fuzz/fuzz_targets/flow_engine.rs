@@ -9,7 +9,10 @@ use sonde_probe::engine::Engine;
 use sonde_probe::flow::FlowSettings;
 
 fuzz_target!(|data: &[u8]| {
-    let settings = FlowSettings { max_flows: 64, ..FlowSettings::default() };
+    let settings = FlowSettings {
+        max_flows: 64,
+        ..FlowSettings::default()
+    };
     let mut engine = Engine::new(LinkType::Ethernet, "fuzz", settings);
     let mut out = Vec::new();
     let mut ts_us = 1_700_000_000_000_000u64;
@@ -21,15 +24,26 @@ fuzz_target!(|data: &[u8]| {
         rest = &rest[3..];
         let frame = &rest[..len.min(rest.len())];
         rest = &rest[frame.len()..];
-        engine.packet(&Packet { ts_us, data: frame, wire_len: frame.len() as u32 }, &mut out);
+        engine.packet(
+            &Packet {
+                ts_us,
+                data: frame,
+                wire_len: frame.len() as u32,
+            },
+            &mut out,
+        );
     }
     engine.finish(&mut out);
     let c = engine.counters();
     let in_records: u64 = out
         .iter()
         .map(|f| {
-            f.client_to_server.map_or(0, |d| d.packets) + f.server_to_client.map_or(0, |d| d.packets)
+            f.client_to_server.map_or(0, |d| d.packets)
+                + f.server_to_client.map_or(0, |d| d.packets)
         })
         .sum();
-    assert_eq!(in_records, c.packets - c.skipped_total() - c.fragments_unattributed);
+    assert_eq!(
+        in_records,
+        c.packets - c.skipped_total() - c.fragments_unattributed
+    );
 });

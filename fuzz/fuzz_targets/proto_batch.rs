@@ -8,9 +8,14 @@ use sonde_common::ecs::{Observer, flow_document};
 use sonde_proto::v1::{ExportRequest, export_request, record};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(request) = ExportRequest::decode(data) else { return };
+    let Ok(request) = ExportRequest::decode(data) else {
+        return;
+    };
     if let Some(export_request::Message::Batch(batch)) = request.message {
-        let observer = Observer { name: "fuzz".into(), hostname: None };
+        let observer = Observer {
+            name: "fuzz".into(),
+            hostname: None,
+        };
         for r in batch.records {
             if let Some(record::Kind::Flow(flow)) = r.kind {
                 let doc = flow_document(&flow, &observer);

@@ -77,5 +77,7 @@ export SONDE_REQUIRE_ES=1
 
 # ---------------------------------------------------------------- 4. tests
 say "cargo test --workspace"
-cargo test --workspace --locked
+# A hung test must fail the run, not eat CI's whole budget: the suite takes
+# about a minute once built, so 20 minutes is a hang, never slowness.
+timeout --kill-after=30s "${SONDE_TEST_TIMEOUT:-20m}" cargo test --workspace --locked
 say "all checks passed"

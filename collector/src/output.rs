@@ -30,10 +30,27 @@ pub enum OutputError {
     Stopped,
 }
 
+/// Whether the sink took its last batch, without holding the output open:
+/// the output task ends when the last [`OutputHandle`] is dropped, so
+/// long-lived observers (the `/ready` endpoint) keep this instead.
+#[derive(Clone, Debug)]
+pub struct OutputHealth(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl OutputHealth {
+    pub fn healthy(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 impl OutputHandle {
     /// Whether the sink took the last batch.
     pub fn healthy(&self) -> bool {
         self.healthy.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A view of [`Self::healthy`] that does not keep the output running.
+    pub fn health(&self) -> OutputHealth {
+        OutputHealth(std::sync::Arc::clone(&self.healthy))
     }
 
     /// Delivers `docs`; Ok once the sink holds them durably.

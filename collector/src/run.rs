@@ -106,7 +106,8 @@ pub async fn run(
     let (sink, described) = output(config)?;
     let (handle, output_task) = output::spawn(sink);
     if let Some(addr) = config.metrics.listen {
-        let output = handle.clone();
+        // Not a handle clone: that would keep the output task alive forever.
+        let output = handle.health();
         let ready = std::sync::Arc::new(move || {
             if output.healthy() {
                 Ok(())

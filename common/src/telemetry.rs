@@ -115,7 +115,7 @@ pub mod names {
 /// `/health` (liveness) answers 200 whenever the process serves at all: a
 /// probe must not be restarted, and lose its buffer, because its collector is
 /// away.
-pub type HealthCheck = std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+pub type ReadyCheck = std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// Installs the Prometheus recorder as the global `metrics` recorder and
 /// serves `GET /metrics` (Prometheus text), `GET /health` (liveness) and
@@ -123,7 +123,7 @@ pub type HealthCheck = std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sy
 /// a thread of its own. Returns the bound address (`listen` may use port 0).
 pub fn serve_metrics(
     listen: std::net::SocketAddr,
-    health: HealthCheck,
+    ready: ReadyCheck,
 ) -> Result<std::net::SocketAddr, String> {
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -143,13 +143,13 @@ pub fn serve_metrics(
             else {
                 return;
             };
-            runtime.block_on(http::serve(listener, handle, health));
+            runtime.block_on(http::serve(listener, handle, ready));
         })
         .map_err(|e| format!("metrics thread: {e}"))?;
     Ok(bound)
 }
 
-/// The metrics and health endpoint: HTTP/1.1 with hyper, two paths.
+/// The metrics and health endpoint: HTTP/1.1 with hyper, three paths.
 mod http {
     use http_body_util::Full;
     use hyper::body::Bytes;
@@ -157,12 +157,12 @@ mod http {
     use hyper_util::rt::TokioIo;
     use metrics_exporter_prometheus::PrometheusHandle;
 
-    use super::HealthCheck;
+    use super::ReadyCheck;
 
     pub(super) async fn serve(
         listener: std::net::TcpListener,
         handle: PrometheusHandle,
-        health: HealthCheck,
+        ready: ReadyCheck,
     ) {
         let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
             return;
@@ -171,11 +171,11 @@ mod http {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (handle, health) = (handle.clone(), health.clone());
+            let (handle, ready) = (handle.clone(), ready.clone());
             tokio::spawn(async move {
                 let service =
                     hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let response = respond(req.uri().path(), &handle, &health);
+                        let response = respond(req.uri().path(), &handle, &ready);
                         async move { Ok::<_, std::convert::Infallible>(response) }
                     });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -185,23 +185,20 @@ mod http {
         }
     }
 
-    fn respond(
-        path: &str,
-        handle: &PrometheusHandle,
-        health: &HealthCheck,
-    ) -> Response<Full<Bytes>> {
+    fn respond(path: &str, handle: &PrometheusHandle, ready: &ReadyCheck) -> Response<Full<Bytes>> {
         let (status, body) = match path {
             "/metrics" => (StatusCode::OK, handle.render()),
-            "/health" => match health() {
-                Ok(()) => (StatusCode::OK, "ok\n".to_owned()),
+            "/health" => (StatusCode::OK, "ok\n".to_owned()),
+            "/ready" => match ready() {
+                Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
                 Err(reason) => (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    format!("unhealthy: {reason}\n"),
+                    format!("not ready: {reason}\n"),
                 ),
             },
             _ => (
                 StatusCode::NOT_FOUND,
-                "GET /metrics or /health\n".to_owned(),
+                "GET /metrics, /health or /ready\n".to_owned(),
             ),
         };
         let mut response = Response::new(Full::new(Bytes::from(body)));

@@ -100,13 +100,26 @@ impl Collector {
         }
     }
 
+    /// SIGTERM, then SIGKILL if it has not exited within 20 s (a hang
+    /// fails the test instead of hanging the suite).
     fn stop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = Command::new("kill")
                 .arg("-TERM")
                 .arg(self.child.id().to_string())
                 .status();
-            let _ = self.child.wait();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while let Ok(None) = self.child.try_wait() {
+                if std::time::Instant::now() > deadline {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    if !std::thread::panicking() {
+                        panic!("the collector did not stop within 20 s of SIGTERM");
+                    }
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
     }
 
@@ -473,6 +486,8 @@ fn collector_check_verifies_certificates_listen_address_and_output() {
 fn http_get(addr: &str, path: &str) -> (String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"

@@ -328,9 +328,10 @@ fn a_collector_killed_mid_stream_loses_nothing_it_acknowledged() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // kill -9 once the first documents are on disk.
+    // kill -9 once the first documents are on disk (complete lines: the
+    // collector may be in the middle of writing one).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while first.documents().is_empty() && std::time::Instant::now() < deadline {
+    while first.complete_lines() == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let _ = first.child.kill();

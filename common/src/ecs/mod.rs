@@ -23,6 +23,7 @@
 //! function is pure (no clock), so a record always maps to the same document.
 
 mod doc;
+pub mod fields;
 mod l7;
 mod values;
 

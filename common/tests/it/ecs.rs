@@ -348,3 +348,69 @@ fn extra_keys_are_sanitized_and_clashes_resolve_the_same_way_every_time() {
         assert_eq!(flow_document(&flow, &observer()), first);
     }
 }
+
+/// The core type an ECS type is mapped as in sonde's templates.
+fn core_type(ecs_type: &str) -> &str {
+    match ecs_type {
+        "wildcard" | "constant_keyword" => "keyword",
+        "match_only_text" => "text",
+        "scaled_float" | "float" => "double",
+        "nested" | "flattened" => "object",
+        other => other,
+    }
+}
+
+#[test]
+fn every_field_of_every_document_has_an_explicit_mapping_of_its_type() {
+    use sonde_common::ecs::fields::{FieldType, Kind, lookup};
+    for (name, doc) in realistic() {
+        for (path, value) in flatten(&doc) {
+            let ty = lookup(Kind::Flow, &path)
+                .unwrap_or_else(|| panic!("{name}: {path} has no mapping in ecs::fields"));
+            let items = match value {
+                Value::Array(items) => items.iter().collect(),
+                one => vec![one],
+            };
+            for item in items {
+                let ok = match ty {
+                    FieldType::Long => item.is_u64() || item.is_i64(),
+                    FieldType::Double => item.is_number(),
+                    FieldType::Boolean => item.is_boolean(),
+                    FieldType::Object => item.is_object(),
+                    FieldType::GeoPoint => item.is_object(),
+                    FieldType::Keyword | FieldType::Text | FieldType::Ip | FieldType::Date => {
+                        item.is_string()
+                    }
+                };
+                assert!(
+                    ok,
+                    "{name}: {path} is mapped {ty:?} but the value is {item}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_mapped_types_of_ecs_fields_are_ecs_types() {
+    use sonde_common::ecs::fields::{Kind, all};
+    let ecs = ecs_fields();
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for kind in [Kind::Flow, Kind::Alert] {
+        for (field, ty) in all(kind) {
+            let Some(ecs_type) = ecs.get(&field) else {
+                assert!(
+                    field.starts_with("sonde.") || SO_FIELDS.contains(&field.as_str()),
+                    "{field} is mapped but is neither ECS nor sonde.*"
+                );
+                continue;
+            };
+            if ty.as_str() != core_type(ecs_type) {
+                wrong.push(format!("{field}: {} but ECS says {ecs_type}", ty.as_str()));
+            }
+            checked += 1;
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(checked > 100, "only {checked} ECS fields checked");
+}

@@ -2,10 +2,10 @@
 //! records, spools them while Elasticsearch is unreachable and indexes ECS
 //! documents for Security Onion.
 //!
-//! This build holds the collector's configuration ([`config`]), the quick-start
-//! certificate authority ([`certs`]) and the command line; the server, dedupe,
-//! ECS mapping, spool and sinks arrive stage by stage (see the repository
-//! README for the state of each).
+//! The pipeline: [`server`] (probes' `Export` streams) → [`documents`] (ECS,
+//! ids, [`enrich`]) → [`output`] (delivery, retries, the [`spool`]) → a
+//! [`sink`] (Elasticsearch, NDJSON files or syslog). [`config`], [`check`] and
+//! [`certs`] serve the command line.
 
 pub mod certs;
 pub mod check;
@@ -16,6 +16,7 @@ pub mod output;
 pub mod run;
 pub mod server;
 pub mod sink;
+pub mod spool;
 
 use std::path::Path;
 

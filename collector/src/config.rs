@@ -61,6 +61,61 @@ pub struct ElasticsearchConfig {
     pub password: Option<SecretSource>,
     #[serde(default)]
     pub api_key: Option<SecretSource>,
+    /// Where flows go: a data stream name, or a daily index pattern with
+    /// `%Y`, `%m`, `%d` (UTC, from the document's time), like the ntopng
+    /// blog's `so-ntopng-%Y.%m.%d`.
+    #[serde(default = "default_flow_target")]
+    pub flow_target: String,
+    /// Where alerts go (same forms as `flow_target`).
+    #[serde(default = "default_alert_target")]
+    pub alert_target: String,
+    /// ILM policy the templates set (`index.lifecycle.name`), e.g. Security
+    /// Onion's `so-logs-sonde`; none by default.
+    #[serde(default)]
+    pub ilm_policy: Option<String>,
+    /// One bulk request holds at most this many documents...
+    #[serde(default = "default_batch_documents")]
+    pub batch_documents: usize,
+    /// ...and this many bytes (uncompressed).
+    #[serde(default = "default_batch_bytes")]
+    pub batch_bytes: ByteSize,
+    /// Documents from probes wait at most this long to fill a request.
+    #[serde(default = "default_batch_delay")]
+    pub batch_delay: Duration,
+    /// Bulk requests sent at the same time.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// A request that takes longer fails (and is retried).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: Duration,
+    /// gzip request bodies.
+    #[serde(default = "default_true")]
+    pub compress: bool,
+}
+
+fn default_flow_target() -> String {
+    "logs-sonde.conn-so".into()
+}
+fn default_alert_target() -> String {
+    "logs-sonde.alert-so".into()
+}
+fn default_batch_documents() -> usize {
+    5000
+}
+fn default_batch_bytes() -> ByteSize {
+    ByteSize::mib(8)
+}
+fn default_batch_delay() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_max_in_flight() -> usize {
+    4
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_true() -> bool {
+    true
 }
 
 /// `[spool]`: the on-disk store that holds batches while outputs are down.
@@ -69,6 +124,12 @@ pub struct ElasticsearchConfig {
 pub struct SpoolConfig {
     pub dir: PathBuf,
     pub max_size: ByteSize,
+    /// When `max_size` is reached: `backpressure` (probes keep the data in
+    /// their buffers) or `shed` (oldest flows deleted first, alerts last).
+    pub full_policy: crate::spool::FullPolicy,
+    /// A delivery to the output that takes longer than this is spooled
+    /// instead, so a slow Elasticsearch does not slow the probes down.
+    pub slow_output: Duration,
 }
 
 /// `[file]`: NDJSON output files, one directory, rotated by size and age.
@@ -135,6 +196,8 @@ impl Default for SpoolConfig {
         Self {
             dir: PathBuf::from("/var/lib/sonde-collector/spool"),
             max_size: ByteSize(10 << 30),
+            full_policy: crate::spool::FullPolicy::Backpressure,
+            slow_output: Duration::from_secs(5),
         }
     }
 }
@@ -234,6 +297,39 @@ impl ElasticsearchConfig {
         if let Some(ca) = &self.ca {
             require_path(p, "elasticsearch.ca", ca);
         }
+        for (key, target) in [
+            ("elasticsearch.flow_target", &self.flow_target),
+            ("elasticsearch.alert_target", &self.alert_target),
+        ] {
+            if let Err(e) = crate::sink::elasticsearch::Target::parse(target) {
+                p.push(key, e);
+            }
+        }
+        p.require(
+            self.flow_target != self.alert_target,
+            "elasticsearch.alert_target",
+            || "must differ from flow_target: flows and alerts have different mappings".into(),
+        );
+        p.require(
+            (1..=100_000).contains(&self.batch_documents),
+            "elasticsearch.batch_documents",
+            || format!("must be 1-100000 (got {})", self.batch_documents),
+        );
+        p.require(
+            self.batch_bytes >= ByteSize(64 << 10) && self.batch_bytes <= ByteSize::mib(100),
+            "elasticsearch.batch_bytes",
+            || format!("must be 64KiB-100MiB (got {})", self.batch_bytes),
+        );
+        p.require(
+            (1..=64).contains(&self.max_in_flight),
+            "elasticsearch.max_in_flight",
+            || format!("must be 1-64 (got {})", self.max_in_flight),
+        );
+        p.require(
+            self.request_timeout >= Duration::from_secs(1),
+            "elasticsearch.request_timeout",
+            || format!("must be at least 1s (got \"{}\")", self.request_timeout),
+        );
     }
 }
 

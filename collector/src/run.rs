@@ -6,10 +6,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing::info;
 
-use crate::config::CollectorConfig;
 use crate::config::SyslogTransportName;
+use crate::config::{CollectorConfig, ElasticsearchConfig};
 use crate::output;
 use crate::server::{self, ServerStats};
+use crate::sink::elasticsearch::{Auth, EsSettings, EsSink, Target};
 use crate::sink::{
     Document, NdjsonConfig, NdjsonSink, Outcome, Sink, SinkError, SyslogConfig, SyslogSink,
     SyslogTransport,
@@ -21,6 +22,7 @@ use crate::sink::{
     reason = "a single value, never moved in a hot path"
 )]
 enum Output {
+    Elasticsearch(EsSink),
     Ndjson(NdjsonSink),
     Syslog(SyslogSink),
 }
@@ -28,20 +30,63 @@ enum Output {
 impl Sink for Output {
     fn name(&self) -> &str {
         match self {
+            Output::Elasticsearch(s) => s.name(),
             Output::Ndjson(s) => s.name(),
             Output::Syslog(s) => s.name(),
         }
     }
 
+    async fn prepare(&mut self) -> Result<(), SinkError> {
+        match self {
+            Output::Elasticsearch(s) => s.prepare().await,
+            Output::Ndjson(s) => s.prepare().await,
+            Output::Syslog(s) => s.prepare().await,
+        }
+    }
+
     async fn deliver(&mut self, docs: &[Document]) -> Result<Vec<Outcome>, SinkError> {
         match self {
+            Output::Elasticsearch(s) => s.deliver(docs).await,
             Output::Ndjson(s) => s.deliver(docs).await,
             Output::Syslog(s) => s.deliver(docs).await,
         }
     }
 }
 
+/// The Elasticsearch sink's settings from the config, secrets read.
+pub fn es_settings(c: &ElasticsearchConfig) -> Result<EsSettings, SinkError> {
+    let secret = |s: &sonde_common::config::SecretSource, key: &str| {
+        s.read()
+            .map_err(|e| SinkError::Config(format!("elasticsearch.{key}: {e}")))
+    };
+    let auth = match (&c.username, &c.password, &c.api_key) {
+        (Some(username), Some(password), _) => Auth::Basic {
+            username: username.clone(),
+            password: secret(password, "password")?,
+        },
+        (_, _, Some(key)) => Auth::ApiKey(secret(key, "api_key")?),
+        _ => Auth::None,
+    };
+    Ok(EsSettings {
+        urls: c.urls.clone(),
+        ca: c.ca.clone(),
+        auth,
+        flows: Target::parse(&c.flow_target).map_err(SinkError::Config)?,
+        alerts: Target::parse(&c.alert_target).map_err(SinkError::Config)?,
+        ilm_policy: c.ilm_policy.clone(),
+        batch_documents: c.batch_documents,
+        batch_bytes: usize::try_from(c.batch_bytes.bytes()).unwrap_or(usize::MAX),
+        max_in_flight: c.max_in_flight,
+        request_timeout: c.request_timeout.get(),
+        compress: c.compress,
+    })
+}
+
 fn output(config: &CollectorConfig) -> Result<(Output, String), SinkError> {
+    if let Some(c) = &config.elasticsearch {
+        let sink = EsSink::new(es_settings(c)?)?;
+        return Ok((Output::Elasticsearch(sink), c.urls.join(", ")));
+    }
     if let Some(c) = &config.syslog {
         let transport = match c.transport {
             SyslogTransportName::Udp => SyslogTransport::Udp,
@@ -84,10 +129,8 @@ pub enum RunError {
     Enrich(#[from] crate::enrich::EnrichError),
     #[error("{0}")]
     Metrics(String),
-    #[error(
-        "the Elasticsearch output is not in this build yet: remove [elasticsearch] to write NDJSON files to [file] dir"
-    )]
-    ElasticsearchNotYet,
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
 }
 
 /// Serves until `shutdown` completes; `on_listening` gets the bound address.
@@ -96,15 +139,33 @@ pub async fn run(
     on_listening: impl FnOnce(std::net::SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Arc<ServerStats>, RunError> {
-    if config.elasticsearch.is_some() {
-        return Err(RunError::ElasticsearchNotYet);
-    }
     let tls = Arc::new(sonde_common::tls::Reloading::server(
         config.server.tls.clone(),
     )?);
     let enricher = crate::enrich::Enricher::open(&config.enrich)?;
     let (sink, described) = output(config)?;
-    let (handle, output_task) = output::spawn(sink);
+    let (spool, damaged) = crate::spool::Spool::open(
+        &config.spool.dir,
+        config.spool.max_size.bytes(),
+        config.spool.full_policy,
+    )?;
+    if let Some(d) = damaged {
+        tracing::error!(moved_to = %d.moved_to.display(), reason = %d.reason, "The spool was damaged: it was moved aside and a new one started. Its records could not be read.");
+        metrics::counter!(sonde_common::telemetry::names::COLLECTOR_SPOOL_MOVED_ASIDE).increment(1);
+    }
+    let settings = match &config.elasticsearch {
+        Some(es) => output::OutputSettings {
+            batch_documents: es.batch_documents,
+            batch_delay: es.batch_delay.get(),
+            slow_output: config.spool.slow_output.get(),
+        },
+        None => output::OutputSettings {
+            batch_documents: 10_000,
+            batch_delay: std::time::Duration::ZERO,
+            slow_output: config.spool.slow_output.get(),
+        },
+    };
+    let (handle, output_task) = output::spawn(sink, spool, settings);
     if let Some(addr) = config.metrics.listen {
         // Not a handle clone: that would keep the output task alive forever.
         let output = handle.health();

@@ -109,6 +109,28 @@ pub mod names {
     /// Batches whose records claimed another observer.
     pub const COLLECTOR_PERMISSION_DENIED: &str = "sonde_collector_permission_denied_total";
     pub const COLLECTOR_NACKS: &str = "sonde_collector_nacks_total";
+    /// Seconds per Elasticsearch `_bulk` request (histogram).
+    pub const COLLECTOR_ES_BULK_SECONDS: &str = "sonde_collector_elasticsearch_bulk_seconds";
+    /// Bulk items by `outcome`: created, duplicate, retry, rejected.
+    pub const COLLECTOR_ES_ITEMS: &str = "sonde_collector_elasticsearch_items_total";
+    /// Documents delivered by the output (directly or from the spool).
+    pub const COLLECTOR_DELIVERED: &str = "sonde_collector_delivered_documents_total";
+    /// Spool: encoded bytes, documents, batches, age of the oldest batch.
+    pub const COLLECTOR_SPOOL_BYTES: &str = "sonde_collector_spool_bytes";
+    pub const COLLECTOR_SPOOL_RECORDS: &str = "sonde_collector_spool_records";
+    pub const COLLECTOR_SPOOL_BATCHES: &str = "sonde_collector_spool_batches";
+    pub const COLLECTOR_SPOOL_OLDEST_AGE: &str = "sonde_collector_spool_oldest_age_seconds";
+    /// Records deleted by `spool.full_policy = "shed"`, by `kind`.
+    pub const COLLECTOR_SPOOL_SHED: &str = "sonde_collector_spool_shed_records_total";
+    /// Spooled values that could not be decoded (kept aside).
+    pub const COLLECTOR_SPOOL_DAMAGED: &str = "sonde_collector_spool_damaged_entries";
+    /// Damaged spool stores moved aside at start.
+    pub const COLLECTOR_SPOOL_MOVED_ASIDE: &str = "sonde_collector_spool_moved_aside_total";
+    /// Documents in the dead-letter store, and their bytes.
+    pub const COLLECTOR_DEAD_LETTERS: &str = "sonde_collector_dead_letters";
+    pub const COLLECTOR_DEAD_LETTER_BYTES: &str = "sonde_collector_dead_letter_bytes";
+    /// 1 while the output refuses us (credentials, privileges) until fixed.
+    pub const COLLECTOR_OUTPUT_REFUSED: &str = "sonde_collector_output_refused";
 }
 
 /// What `/ready` answers: ready (200) or not (503, with the reason).

@@ -14,6 +14,7 @@
 //! The document id travels inside the JSON that file and syslog sinks write:
 //! as ECS `event.id`, added when the body has none (see `ecs_json`).
 
+pub mod elasticsearch;
 mod ndjson;
 mod syslog;
 
@@ -96,12 +97,25 @@ pub enum SinkError {
     /// The worker that did the blocking I/O died; the sink starts afresh next time.
     #[error("sink worker failed: {0}")]
     Worker(String),
+    /// The output cannot be reached or is overloaded; try again later.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The output refuses to work with us until the operator fixes something
+    /// (credentials, privileges, URL, version); the message says what.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// An output for ECS documents.
 pub trait Sink: Send {
     /// Short name for logs and metrics labels (`ndjson`, `syslog`, `elasticsearch`).
     fn name(&self) -> &str;
+
+    /// Gets the output ready before the first delivery (Elasticsearch:
+    /// version check and templates); called again after a failure.
+    fn prepare(&mut self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        std::future::ready(Ok(()))
+    }
 
     /// Delivers `docs`. Ok means one outcome per document, in order; an
     /// `Accepted` document is durable in the output when this returns (file:

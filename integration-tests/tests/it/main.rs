@@ -7,4 +7,5 @@
 )]
 
 mod elasticsearch;
+mod es_output;
 mod transport;

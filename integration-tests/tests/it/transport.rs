@@ -11,12 +11,12 @@ use serde_json::Value;
 use sonde_common::pki::{Authority, Validity};
 use sonde_integration_tests::{bin, testdata};
 
-struct Pki {
+pub(crate) struct Pki {
     dir: tempfile::TempDir,
 }
 
 impl Pki {
-    fn new(probes: &[&str]) -> Self {
+    pub(crate) fn new(probes: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ca = Authority::generate("e2e CA", Validity::days(1)).unwrap();
         let server = ca
@@ -38,15 +38,15 @@ impl Pki {
         Self { dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 }
 
 /// A running collector, stopped (SIGTERM, then waited for) on drop.
-struct Collector {
-    child: Child,
-    addr: String,
+pub(crate) struct Collector {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
     out: PathBuf,
 }
 
@@ -64,7 +64,7 @@ impl Collector {
     }
 
     /// A collector with the PKI's certificates and `output` (TOML sections).
-    fn start_with(pki: &Pki, listen: &str, output: &str) -> Self {
+    pub(crate) fn start_with(pki: &Pki, listen: &str, output: &str) -> Self {
         let config = format!(
             "[server]\nlisten = {listen:?}\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[spool]\ndir = {:?}\n{output}",
             pki.path("ca.pem"),
@@ -102,7 +102,7 @@ impl Collector {
 
     /// SIGTERM, then SIGKILL if it has not exited within 20 s (a hang
     /// fails the test instead of hanging the suite).
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = Command::new("kill")
                 .arg("-TERM")
@@ -166,7 +166,13 @@ fn probe_config(pki: &Pki, collector: &Collector, name: &str, deadline: &str) ->
     probe_config_for(pki, &collector.addr, name, deadline, "1MiB")
 }
 
-fn probe_config_for(pki: &Pki, addr: &str, name: &str, deadline: &str, batch: &str) -> PathBuf {
+pub(crate) fn probe_config_for(
+    pki: &Pki,
+    addr: &str,
+    name: &str,
+    deadline: &str,
+    batch: &str,
+) -> PathBuf {
     let config = format!(
         "[collector]\nendpoint = {addr:?}\nserver_name = \"collector.test\"\nbatch_delay = \"100ms\"\nbatch_bytes = {batch:?}\nshutdown_deadline = {deadline:?}\n[collector.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n",
         pki.path("ca.pem"),
@@ -178,7 +184,7 @@ fn probe_config_for(pki: &Pki, addr: &str, name: &str, deadline: &str, batch: &s
     path
 }
 
-fn replay(config: &Path, pcap: &Path) -> (bool, String) {
+pub(crate) fn replay(config: &Path, pcap: &Path) -> (bool, String) {
     let out = Command::new(bin("sonde-probe"))
         .args(["run", "--config"])
         .arg(config)
@@ -193,7 +199,7 @@ fn replay(config: &Path, pcap: &Path) -> (bool, String) {
 }
 
 /// `sonde-probe read --emit ecs` documents of a capture, as `observer`.
-fn read_documents(pcap: &Path, observer: &str) -> Vec<Value> {
+pub(crate) fn read_documents(pcap: &Path, observer: &str) -> Vec<Value> {
     let out = Command::new(bin("sonde-probe"))
         .arg("read")
         .arg(pcap)
@@ -267,7 +273,7 @@ fn a_probe_with_a_certificate_from_another_ca_gets_nothing_in() {
 }
 
 /// A free port on 127.0.0.1 (bound, then released for the collector).
-fn free_port() -> String {
+pub(crate) fn free_port() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().to_string()
 }
@@ -484,7 +490,7 @@ fn collector_check_verifies_certificates_listen_address_and_output() {
 }
 
 /// A plain HTTP GET; returns (status line, body).
-fn http_get(addr: &str, path: &str) -> (String, String) {
+pub(crate) fn http_get(addr: &str, path: &str) -> (String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))

@@ -1,7 +1,8 @@
-//! Index templates: one component template with settings, one with the
-//! mappings of each document kind (built from `sonde_common::ecs::fields`,
-//! core types only), and one composable template per target that makes a
-//! data stream (or matches the daily indices).
+//! Index templates: one component template with the mappings of each
+//! document kind (built from `sonde_common::ecs::fields`,
+//! core types only), and one composable template per target, with the
+//! settings (ILM policy), that makes a data stream (or matches the daily
+//! indices).
 //!
 //! Every template carries `_meta.sonde_version`; one already installed by a
 //! newer sonde is left alone, so an old collector never downgrades mappings
@@ -115,25 +116,37 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-/// Every template, in the order they must be installed (components first).
+/// The index template's name for `target`: one per target, so collectors
+/// writing to different targets (or tests) never overwrite each other's.
+pub fn index_template_name(kind: Kind, target: &Target) -> String {
+    let slug = target
+        .pattern()
+        .trim_end_matches('*')
+        .trim_end_matches(['-', '.', '_'])
+        .to_owned();
+    format!("sonde-{}-{slug}", kind_name(kind))
+}
+
+/// Every template, in the order they must be installed: the mappings of
+/// each kind (a component template shared by every target of that kind),
+/// then one composable template per target with its settings.
 pub fn all(flows: &Target, alerts: &Target, ilm_policy: Option<&str>) -> Vec<Template> {
     let mut settings = json!({"index": {"mapping": {"total_fields": {"limit": 2000}}}});
     if let Some(policy) = ilm_policy {
         settings["index"]["lifecycle"] = json!({"name": policy});
     }
-    let mut out = vec![Template {
-        path: "/_component_template/sonde@settings".into(),
-        body: json!({"template": {"settings": settings}, "version": version_number(VERSION), "_meta": meta()}),
-    }];
+    let mut out = Vec::new();
     for (kind, target) in [(Kind::Flow, flows), (Kind::Alert, alerts)] {
         let name = kind_name(kind);
+        let mappings_name = format!("sonde-{name}@mappings");
         out.push(Template {
-            path: format!("/_component_template/sonde-{name}@mappings"),
+            path: format!("/_component_template/{mappings_name}"),
             body: json!({"template": {"mappings": mappings(kind)}, "version": version_number(VERSION), "_meta": meta()}),
         });
         let mut index_template = json!({
             "index_patterns": [target.pattern()],
-            "composed_of": ["sonde@settings", format!("sonde-{name}@mappings")],
+            "composed_of": [mappings_name],
+            "template": {"settings": settings.clone()},
             "priority": PRIORITY,
             "version": version_number(VERSION),
             "_meta": meta(),
@@ -142,7 +155,7 @@ pub fn all(flows: &Target, alerts: &Target, ilm_policy: Option<&str>) -> Vec<Tem
             index_template["data_stream"] = json!({});
         }
         out.push(Template {
-            path: format!("/_index_template/sonde-{name}"),
+            path: format!("/_index_template/{}", index_template_name(kind, target)),
             body: index_template,
         });
     }
@@ -232,25 +245,24 @@ mod tests {
         assert_eq!(
             paths,
             [
-                "/_component_template/sonde@settings",
                 "/_component_template/sonde-conn@mappings",
-                "/_index_template/sonde-conn",
+                "/_index_template/sonde-conn-logs-sonde.conn-so",
                 "/_component_template/sonde-alert@mappings",
-                "/_index_template/sonde-alert",
+                "/_index_template/sonde-alert-so-ntopng",
             ]
         );
         assert_eq!(
-            all[0].body["template"]["settings"]["index"]["lifecycle"]["name"],
+            all[1].body["template"]["settings"]["index"]["lifecycle"]["name"],
             "so-logs-sonde"
         );
-        assert_eq!(all[2].body["index_patterns"], json!(["logs-sonde.conn-so"]));
-        assert!(all[2].body.get("data_stream").is_some());
-        assert_eq!(all[4].body["index_patterns"], json!(["so-ntopng-*"]));
-        assert!(all[4].body.get("data_stream").is_none());
-        assert_eq!(all[4].body["_meta"]["sonde_version"], VERSION);
+        assert_eq!(all[1].body["index_patterns"], json!(["logs-sonde.conn-so"]));
+        assert!(all[1].body.get("data_stream").is_some());
+        assert_eq!(all[3].body["index_patterns"], json!(["so-ntopng-*"]));
+        assert!(all[3].body.get("data_stream").is_none());
+        assert_eq!(all[3].body["_meta"]["sonde_version"], VERSION);
         let without = super::all(&flows, &alerts, None);
         assert!(
-            without[0].body["template"]["settings"]["index"]
+            without[1].body["template"]["settings"]["index"]
                 .get("lifecycle")
                 .is_none()
         );

@@ -9,5 +9,6 @@
 mod certs;
 mod cli;
 mod enrich;
+mod es_faults;
 mod sink_ndjson;
 mod sink_syslog;

@@ -1,7 +1,8 @@
 //! `sonde-collector check`: the real path, step by step: the configuration,
-//! the certificates (loaded, matching, not expired), the listen address, and
-//! the output (the NDJSON directory takes a test file, the syslog server
-//! accepts a connection). One line per step; stops at the first failure.
+//! the certificates (loaded, matching, not expired), the listen address,
+//! the spool, and the output (Elasticsearch answers our credentials and is
+//! 8.x, the NDJSON directory takes a test file, the syslog server accepts a
+//! connection). One line per step; stops at the first failure.
 
 use std::path::Path;
 
@@ -20,7 +21,7 @@ pub fn run(path: &Path, out: &mut dyn FnMut(bool, String)) -> bool {
         }
     };
     out(true, format!("configuration {} is valid", path.display()));
-    let steps: [Step; 3] = [certificates, listen, output];
+    let steps: [Step; 4] = [certificates, listen, spool, output];
     steps.iter().all(|step| match step(&config) {
         Ok(line) => {
             out(true, line);
@@ -67,9 +68,52 @@ fn listen(config: &CollectorConfig) -> Result<String, String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
+/// The spool opens (a running collector holding it counts as fine).
+fn spool(config: &CollectorConfig) -> Result<String, String> {
+    let dir = &config.spool.dir;
+    match crate::spool::Spool::open(dir, config.spool.max_size.bytes(), config.spool.full_policy) {
+        Ok((spool, damaged)) => {
+            let s = spool.stats();
+            let moved = damaged
+                .map(|d| format!("; a damaged store was moved to {}", d.moved_to.display()))
+                .unwrap_or_default();
+            Ok(format!(
+                "spool {} holds {} records ({} bytes of {}), {} dead letters{moved}",
+                dir.display(),
+                s.records,
+                s.bytes,
+                config.spool.max_size,
+                s.dead_letters
+            ))
+        }
+        Err(crate::spool::SpoolError::Locked { .. }) => Ok(format!(
+            "spool {} is in use by a running collector",
+            dir.display()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Elasticsearch answers with our credentials and is 8.x.
+fn elasticsearch(es: &crate::config::ElasticsearchConfig) -> Result<String, String> {
+    let settings = crate::run::es_settings(es).map_err(|e| e.to_string())?;
+    let mut sink = crate::sink::elasticsearch::EsSink::new(settings).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let version = runtime
+        .block_on(sink.check_version())
+        .map_err(|e| format!("Elasticsearch {}: {e}", es.urls.join(", ")))?;
+    Ok(format!(
+        "Elasticsearch {version} at {} accepts our credentials",
+        es.urls.join(", ")
+    ))
+}
+
 fn output(config: &CollectorConfig) -> Result<String, String> {
-    if config.elasticsearch.is_some() {
-        return Err("the Elasticsearch output is not in this build yet".to_owned());
+    if let Some(es) = &config.elasticsearch {
+        return elasticsearch(es);
     }
     if let Some(syslog) = &config.syslog {
         return match syslog.transport {

@@ -10,6 +10,7 @@
 pub mod certs;
 pub mod check;
 pub mod config;
+pub mod dead_letters;
 pub mod documents;
 pub mod enrich;
 pub mod output;

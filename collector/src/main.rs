@@ -37,11 +37,43 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Inspect, re-send or delete the documents the output refused for good
+    /// (kept in the spool's dead-letter store). Stop the collector first.
+    #[command(name = "dead-letters")]
+    DeadLetters {
+        /// The collector's configuration file (for the spool directory).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: DeadLetterCommand,
+    },
     /// Run the collector: accept probes and write their records to the output.
     Run {
         /// The collector's configuration file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLetterCommand {
+    /// One line per dead letter: key, time, kind, id, reason.
+    List,
+    /// The documents with their reasons, as JSON lines.
+    Show {
+        /// Keys from `list` (all when none).
+        keys: Vec<u64>,
+    },
+    /// Move them back into the spool: the collector delivers them at its next
+    /// start (fix the cause first, e.g. the index template).
+    Resend {
+        /// Keys from `list` (all when none).
+        keys: Vec<u64>,
+    },
+    /// Delete them.
+    Purge {
+        /// Keys from `list` (all when none).
+        keys: Vec<u64>,
     },
 }
 
@@ -80,6 +112,7 @@ fn main() -> ExitCode {
         (Some(path), _) => sonde_collector::check_config(&path),
         (None, Some(Command::Certs(CertsCommand::Init(args)))) => certs_init(args),
         (None, Some(Command::Run { config })) => run(&config),
+        (None, Some(Command::DeadLetters { config, action })) => dead_letters(&config, action),
         (None, Some(Command::Check { config })) => {
             let ok = sonde_collector::check::run(&config, &mut |ok, line| {
                 println!("{} {line}", if ok { "ok    " } else { "FAILED" });
@@ -92,6 +125,37 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+fn dead_letters(path: &std::path::Path, action: DeadLetterCommand) -> u8 {
+    use sonde_collector::dead_letters::{self, Action};
+    let config: sonde_collector::config::CollectorConfig =
+        match sonde_common::config::check(path, sonde_collector::config::check_io) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return 2;
+            }
+        };
+    let action = match action {
+        DeadLetterCommand::List => Action::List,
+        DeadLetterCommand::Show { keys } => Action::Show(keys),
+        DeadLetterCommand::Resend { keys } => Action::Resend(keys),
+        DeadLetterCommand::Purge { keys } => Action::Purge(keys),
+    };
+    let spool = &config.spool;
+    match dead_letters::run(
+        &spool.dir,
+        spool.max_size.bytes(),
+        &action,
+        &mut std::io::stdout().lock(),
+    ) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("sonde-collector dead-letters: {e}");
+            1
+        }
+    }
 }
 
 fn run(path: &std::path::Path) -> u8 {

@@ -88,3 +88,87 @@ fn check_config_reports_unknown_keys_and_unreadable_secrets() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("spool.max_szie: unknown key"), "{stderr}");
 }
+
+#[test]
+fn dead_letters_can_be_listed_shown_resent_and_purged() {
+    use sonde_collector::sink::{DocKind, Document};
+    use sonde_collector::spool::{FullPolicy, Spool};
+
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let init = collector()
+        .args(["certs", "init", "--dir"])
+        .arg(&pki)
+        .args(["--collector-name", "collector.test", "--probe", "p1"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:?}");
+    let spool_dir = dir.path().join("spool");
+    let config = dir.path().join("collector.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[spool]\ndir = {spool_dir:?}\n[file]\ndir = {:?}\n",
+            pki.join("ca.pem"),
+            pki.join("collector.pem"),
+            pki.join("collector.key"),
+            dir.path().join("out"),
+        ),
+    )
+    .unwrap();
+    {
+        let (mut spool, _) = Spool::open(&spool_dir, 1 << 30, FullPolicy::Backpressure).unwrap();
+        for (n, reason) in [
+            (1, "400: mapper_parsing_exception: source.ip"),
+            (2, "413: too large"),
+        ] {
+            let doc = Document {
+                id: format!("doc-{n}"),
+                kind: DocKind::Flow,
+                timestamp_us: 1,
+                body: serde_json::json!({"source": {"ip": "not-an-ip"}, "n": n}),
+            };
+            spool.dead_letter(&doc, reason).unwrap();
+        }
+        spool.flush().unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = collector()
+            .arg("dead-letters")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, list, _) = run(&["list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        list.contains("doc-1") && list.contains("mapper_parsing_exception"),
+        "{list}"
+    );
+    assert!(list.ends_with("2 dead letters\n"), "{list}");
+    let (code, show, _) = run(&["show", "2"]);
+    assert_eq!(code, Some(0));
+    let shown: serde_json::Value = serde_json::from_str(show.trim()).unwrap();
+    assert_eq!(shown["id"], "doc-2");
+    assert_eq!(shown["document"]["n"], 2);
+    let (code, _, err) = run(&["resend", "9"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no dead letter has key 9"), "{err}");
+    let (code, resent, _) = run(&["resend", "1"]);
+    assert_eq!(code, Some(0), "{resent}");
+    assert!(resent.starts_with("1 dead letters moved back"), "{resent}");
+    let (_, purged, _) = run(&["purge"]);
+    assert_eq!(purged, "1 dead letters deleted\n");
+    let (mut spool, _) = Spool::open(&spool_dir, 1 << 30, FullPolicy::Backpressure).unwrap();
+    assert!(spool.dead_letters().unwrap().is_empty());
+    let back = spool.oldest(10).unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].docs[0].id, "doc-1");
+}

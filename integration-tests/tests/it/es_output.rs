@@ -388,3 +388,48 @@ fn an_outage_is_spooled_acknowledged_survives_kill_9_and_drains_without_loss() {
     assert_eq!(metric(&metrics, "sonde_collector_spool_records"), 0.0);
     drop(second);
 }
+
+#[test]
+fn collector_check_reaches_elasticsearch_with_its_credentials() {
+    let Some(node) = EsNode::get(EsMode::Https) else {
+        return;
+    };
+    let pki = Pki::new(&[]);
+    let (user, password) = node.credentials.clone().unwrap();
+    let check = |password: &str| {
+        std::fs::write(pki.path("es-password"), password).unwrap();
+        let config = format!(
+            "[server]\nlisten = {:?}\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[spool]\ndir = {:?}\n[elasticsearch]\nurls = [{:?}]\nca = {:?}\nusername = {user:?}\npassword = {{ file = {:?} }}\n",
+            free_port(),
+            pki.path("ca.pem"),
+            pki.path("collector.pem"),
+            pki.path("collector.key"),
+            pki.path("spool"),
+            node.url,
+            node.ca.clone().unwrap(),
+            pki.path("es-password"),
+        );
+        let path = pki.path("check.toml");
+        std::fs::write(&path, config).unwrap();
+        let out = std::process::Command::new(bin("sonde-collector"))
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = check(&password);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("ok     Elasticsearch 8."), "{stdout}");
+    assert!(stdout.contains("accepts our credentials"), "{stdout}");
+    let (code, stdout) = check("not-the-password");
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("FAILED Elasticsearch"), "{stdout}");
+    assert!(
+        stdout.contains("401") && stdout.contains("username/password"),
+        "{stdout}"
+    );
+}

@@ -475,6 +475,7 @@ fn collector_check_verifies_certificates_listen_address_and_output() {
         "ok     configuration",
         "ok     certificate of collector.test",
         "ok     can listen on",
+        "ok     spool",
         "ok     output directory",
     ] {
         assert!(stdout.contains(step), "{step}: {stdout}");

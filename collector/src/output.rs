@@ -92,6 +92,9 @@ impl OutputHandle {
 pub struct OutputSettings {
     /// Documents per delivery (batches from probes are merged up to this).
     pub batch_documents: usize,
+    /// Documents per drain step of the spool: enough for every request the
+    /// sink may have in flight, so a backlog drains faster than input arrives.
+    pub drain_documents: usize,
     /// How long to wait for more batches to merge; zero: only what is queued.
     pub batch_delay: Duration,
     /// A direct delivery that takes longer is abandoned and spooled.
@@ -302,7 +305,7 @@ impl<S: Sink> Engine<S> {
 
     /// Sends the oldest spooled batches and files the outcomes.
     async fn drain(&mut self) {
-        let entries = match blocking(|| self.spool.oldest(self.settings.batch_documents)) {
+        let entries = match blocking(|| self.spool.oldest(self.settings.drain_documents)) {
             Ok(e) => e,
             Err(e) => {
                 error!(error = %e, "The spool cannot be read.");

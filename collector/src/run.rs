@@ -156,11 +156,13 @@ pub async fn run(
     let settings = match &config.elasticsearch {
         Some(es) => output::OutputSettings {
             batch_documents: es.batch_documents,
+            drain_documents: es.batch_documents.saturating_mul(es.max_in_flight),
             batch_delay: es.batch_delay.get(),
             slow_output: config.spool.slow_output.get(),
         },
         None => output::OutputSettings {
             batch_documents: 10_000,
+            drain_documents: 10_000,
             batch_delay: std::time::Duration::ZERO,
             slow_output: config.spool.slow_output.get(),
         },

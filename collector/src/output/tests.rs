@@ -138,6 +138,7 @@ fn rig(max_bytes: u64, policy: FullPolicy) -> Rig {
     let sink = FakeSink::default();
     let settings = OutputSettings {
         batch_documents: 1000,
+        drain_documents: 1000,
         batch_delay: Duration::ZERO,
         slow_output: Duration::from_secs(5),
     };
@@ -271,6 +272,7 @@ async fn the_spool_survives_the_engine_and_drains_at_the_next_start() {
     let path = dir.path().join("spool");
     let settings = OutputSettings {
         batch_documents: 2,
+        drain_documents: 2,
         batch_delay: Duration::ZERO,
         slow_output: Duration::from_secs(5),
     };

@@ -276,6 +276,7 @@ async fn a_429_storm_and_mixed_item_errors_retry_only_the_failed_items() {
         spool,
         OutputSettings {
             batch_documents: 100,
+            drain_documents: 100,
             batch_delay: Duration::ZERO,
             slow_output: Duration::from_secs(10),
         },

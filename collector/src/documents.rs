@@ -1,4 +1,4 @@
-//! Records to documents: the ECS mapping shared with `sonde-probe read`, the
+//! Records (flows and alerts) to documents: the ECS mapping shared with `sonde-probe read`, the
 //! probe's certificate identity as `observer.name`, the collector's
 //! enrichment (GeoIP, AS, direction), and a deterministic id so
 //! that a record delivered twice (a resend after a reconnect, another collector
@@ -43,5 +43,53 @@ pub fn flow_id(identity: &str, flow: &v1::Flow) -> String {
     }
     h.update(flow.flow_id.to_be_bytes());
     h.update(flow.first_seen_us.to_be_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The document of an alert record from the probe `identity`, enriched.
+pub fn alert(identity: &str, alert: &v1::Alert, enricher: &Enricher) -> Document {
+    let observer = Observer {
+        name: identity.to_owned(),
+        hostname: None,
+    };
+    let mut body = ecs::alert_document(alert, &observer);
+    enricher.enrich(&mut body);
+    Document {
+        id: alert_id(identity, alert),
+        kind: DocKind::Alert,
+        timestamp_us: if alert.last_seen_us > 0 {
+            alert.last_seen_us
+        } else {
+            alert.first_seen_us
+        },
+        body,
+    }
+}
+
+/// SHA-1 over what makes one alert record unique: the probe, the rule, the
+/// incident (or entity), and the state it reports (lifecycle, times, count),
+/// so each update of an engaged incident is a document of its own and a
+/// resent record is the same document.
+pub fn alert_id(identity: &str, alert: &v1::Alert) -> String {
+    let mut h = Sha1::new();
+    h.update(b"alert");
+    for part in [
+        identity.as_bytes(),
+        alert.rule_key.as_bytes(),
+        alert.incident_id.as_bytes(),
+        alert.entity_value.as_bytes(),
+        alert.interface.as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    for n in [
+        alert.first_seen_us,
+        alert.last_seen_us,
+        alert.count,
+        alert.lifecycle as u64,
+    ] {
+        h.update(n.to_be_bytes());
+    }
     hex::encode(h.finalize())
 }

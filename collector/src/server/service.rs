@@ -265,10 +265,12 @@ impl Session {
                 Some(record::Kind::Flow(flow)) => {
                     docs.push(documents::flow(&self.identity, &flow, &self.enricher))
                 }
+                Some(record::Kind::Alert(alert)) => {
+                    docs.push(documents::alert(&self.identity, &alert, &self.enricher))
+                }
                 Some(record::Kind::Status(_)) => {}
-                Some(record::Kind::Alert(_)) | None => {
-                    let reason =
-                        "alert records are not supported by this collector version yet".to_owned();
+                None => {
+                    let reason = "a record without a kind (flow, alert or status)".to_owned();
                     return self
                         .refuse(batch.first_seq, last, n, reason, acked, tx)
                         .await;

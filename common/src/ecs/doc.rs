@@ -9,6 +9,11 @@ use serde_json::{Map, Value};
 pub(super) struct Doc(Map<String, Value>);
 
 impl Doc {
+    /// A document that starts with the fields of `map`.
+    pub(super) fn from_map(map: Map<String, Value>) -> Self {
+        Doc(map)
+    }
+
     /// Inserts `value` at `path`, creating the objects on the way.
     ///
     /// The first writer wins: when the path runs into an existing value

@@ -171,9 +171,12 @@ pub const FLOW: &[(&str, FieldType)] = &[
     ("user_agent.original", Keyword),
 ];
 
-/// Alert documents (`logs-sonde.alert-so`), besides [`COMMON`] and the
-/// endpoints: the rule and SO's alert fields.
+/// Alert documents (`logs-sonde.alert-so`), besides [`COMMON`], the
+/// endpoints and the flow context ([`FLOW`]): the rule and SO's alert fields.
 pub const ALERT: &[(&str, FieldType)] = &[
+    ("tags", Keyword),
+    ("event.severity_label", Keyword),
+    ("event.risk_score", Double),
     ("rule.id", Keyword),
     ("rule.uuid", Keyword),
     ("rule.name", Keyword),
@@ -185,7 +188,19 @@ pub const ALERT: &[(&str, FieldType)] = &[
     ("sonde.alert.count", Long),
     ("sonde.alert.first_seen", Date),
     ("sonde.alert.last_seen", Date),
-    ("sonde.alert.engaged", Boolean),
+    ("sonde.alert.lifecycle", Keyword),
+    ("sonde.alert.incident_id", Keyword),
+    ("sonde.alert.entity.kind", Keyword),
+    ("sonde.alert.entity.value", Keyword),
+    ("sonde.alert.evidence", Object),
+    ("sonde.alert.evidence.key", Keyword),
+    ("sonde.alert.evidence.value", Keyword),
+    ("sonde.alert.signatures", Object),
+    ("sonde.alert.signatures.id", Long),
+    ("sonde.alert.signatures.name", Keyword),
+    ("sonde.alert.signatures.category", Keyword),
+    ("sonde.alert.signatures.severity", Long),
+    ("sonde.alert.signatures.count", Long),
 ];
 
 /// Objects whose keys are open-ended (`sonde.l7.extra.<key>`, from the
@@ -201,13 +216,14 @@ pub enum Kind {
 
 /// Every explicitly mapped field of `kind`, with its type, dotted names.
 pub fn all(kind: Kind) -> Vec<(String, FieldType)> {
-    let own = match kind {
-        Kind::Flow => FLOW,
-        Kind::Alert => ALERT,
+    // Alerts carry their flow's context, so they have every flow field too.
+    let own: &[&[(&str, FieldType)]] = match kind {
+        Kind::Flow => &[FLOW],
+        Kind::Alert => &[FLOW, ALERT],
     };
     let mut out: Vec<(String, FieldType)> = COMMON
         .iter()
-        .chain(own)
+        .chain(own.iter().flat_map(|list| list.iter()))
         .map(|&(name, ty)| (name.to_owned(), ty))
         .collect();
     for side in ENDPOINTS {

@@ -22,6 +22,7 @@
 //! Elasticsearch `long`; dates are RFC 3339 UTC with microseconds. The
 //! function is pure (no clock), so a record always maps to the same document.
 
+mod alert;
 mod doc;
 pub mod fields;
 mod l7;
@@ -32,6 +33,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 use sonde_proto::v1::{Direction, Flow};
 
+pub use alert::alert_document;
 use doc::Doc;
 use values::{long, rfc3339_us};
 

@@ -25,6 +25,9 @@ const SO_FIELDS: [&str; 3] = [
     "connection.history",
 ];
 
+/// SO's alert field outside ECS (its Alerts page groups by it).
+const SO_ALERT_FIELDS: [&str; 1] = ["event.severity_label"];
+
 /// ECS field name -> type, from `ecs_flat.yml`: keys start at column 0, and
 /// each definition has a `  type:` line.
 fn ecs_fields() -> BTreeMap<String, String> {
@@ -400,7 +403,9 @@ fn the_mapped_types_of_ecs_fields_are_ecs_types() {
         for (field, ty) in all(kind) {
             let Some(ecs_type) = ecs.get(&field) else {
                 assert!(
-                    field.starts_with("sonde.") || SO_FIELDS.contains(&field.as_str()),
+                    field.starts_with("sonde.")
+                        || SO_FIELDS.contains(&field.as_str())
+                        || SO_ALERT_FIELDS.contains(&field.as_str()),
                     "{field} is mapped but is neither ECS nor sonde.*"
                 );
                 continue;
@@ -413,4 +418,168 @@ fn the_mapped_types_of_ecs_fields_are_ecs_types() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
     assert!(checked > 100, "only {checked} ECS fields checked");
+}
+
+fn alerts() -> Vec<(&'static str, Value)> {
+    use sonde_common::ecs::alert_document;
+    use sonde_proto::v1::{Alert, Evidence, SuricataSignature};
+    let flow_alert = Alert {
+        rule_key: "tls_self_signed".into(),
+        rule_name: "TLS Self-Signed Certificate".into(),
+        rule_category: "security".into(),
+        severity: 2,
+        score: 50,
+        source: 1,
+        entity: 1,
+        entity_value: "1:abc".into(),
+        lifecycle: 1,
+        first_seen_us: 1_764_064_800_000_000,
+        last_seen_us: 1_764_064_805_000_000,
+        count: 1,
+        flow: Some(tls_flow()),
+        message: "Self-signed certificate\n from 10.0.0.1".into(),
+        interface: "eth1".into(),
+        ..Default::default()
+    };
+    let host_alert = Alert {
+        rule_key: "syn_flood".into(),
+        rule_name: "SYN Flood".into(),
+        rule_category: "network".into(),
+        severity: 4,
+        score: 250,
+        source: 1,
+        entity: 2,
+        entity_value: "192.0.2.7".into(),
+        lifecycle: 2,
+        first_seen_us: 1_764_064_800_000_000,
+        last_seen_us: 1_764_064_860_000_000,
+        count: 12_000,
+        incident_id: "inc-1".into(),
+        attacker_ip: vec![203, 0, 113, 9],
+        victim_ip: vec![192, 0, 2, 7],
+        message: "SYN flood against 192.0.2.7: 200 SYN/s".into(),
+        evidence: vec![
+            Evidence {
+                key: "syn_per_second".into(),
+                value: "200".into(),
+            },
+            Evidence {
+                key: " ".into(),
+                value: "dropped: empty key".into(),
+            },
+        ],
+        ..Default::default()
+    };
+    let suricata = Alert {
+        rule_key: "suricata".into(),
+        rule_name: "ET SCAN Nmap".into(),
+        severity: 3,
+        source: 2,
+        first_seen_us: 1_764_064_800_000_000,
+        signatures: vec![SuricataSignature {
+            signature_id: 2_009_582,
+            signature: "ET SCAN NMAP -sS window 1024".into(),
+            category: "Attempted Information Leak".into(),
+            severity: 2,
+            count: 40,
+        }],
+        attacker_ip: vec![1, 2, 3],
+        ..Default::default()
+    };
+    vec![
+        ("flow alert", alert_document(&flow_alert, &observer())),
+        ("host alert", alert_document(&host_alert, &observer())),
+        ("suricata alert", alert_document(&suricata, &observer())),
+    ]
+}
+
+#[test]
+fn alert_documents_follow_security_onions_alert_conventions() {
+    let docs = alerts();
+    let flow = &docs[0].1;
+    assert_eq!(flow["event"]["kind"], "alert");
+    assert_eq!(flow["event"]["dataset"], "sonde.alert");
+    assert_eq!(flow["tags"], json!(["alert"]));
+    assert_eq!(flow["event"]["severity"], 2);
+    assert_eq!(flow["event"]["severity_label"], "medium");
+    assert_eq!(flow["event"]["risk_score"], 50.0);
+    assert_eq!(flow["rule"]["id"], "tls_self_signed");
+    assert_eq!(flow["rule"]["name"], "TLS Self-Signed Certificate");
+    assert_eq!(flow["rule"]["ruleset"], "sonde");
+    assert_eq!(flow["message"], "Self-signed certificate from 10.0.0.1");
+    assert_eq!(flow["@timestamp"], "2025-11-25T10:00:05.000000Z");
+    // The flow's context, typed: endpoints, Community ID, TLS.
+    let tls = flow_document(&tls_flow(), &observer());
+    assert_eq!(flow["source"]["ip"], tls["source"]["ip"]);
+    assert_eq!(
+        flow["network"]["community_id"],
+        tls["network"]["community_id"]
+    );
+    assert_eq!(flow["tls"], tls["tls"]);
+    assert_eq!(
+        flow["event"].get("duration"),
+        None,
+        "the flow's event fields are not the alert's"
+    );
+
+    let host = &docs[1].1;
+    assert_eq!(host["source"]["ip"], "203.0.113.9", "attacker");
+    assert_eq!(host["destination"]["ip"], "192.0.2.7", "victim");
+    assert_eq!(host["related"]["ip"], json!(["203.0.113.9", "192.0.2.7"]));
+    assert_eq!(host["event"]["severity_label"], "critical");
+    assert_eq!(host["sonde"]["alert"]["lifecycle"], "engaged");
+    assert_eq!(host["sonde"]["alert"]["count"], 12_000);
+    assert_eq!(host["sonde"]["alert"]["entity"]["kind"], "host");
+    assert_eq!(
+        host["sonde"]["alert"]["evidence"],
+        json!([{"key": "syn_per_second", "value": "200"}])
+    );
+    assert_eq!(host["rule"]["uuid"], docs[1].1["rule"]["uuid"]);
+    assert_ne!(host["rule"]["uuid"], flow["rule"]["uuid"]);
+
+    let suricata = &docs[2].1;
+    assert_eq!(suricata["rule"]["ruleset"], "suricata");
+    assert_eq!(
+        suricata["event"]["category"],
+        json!(["network", "intrusion_detection"])
+    );
+    assert_eq!(suricata["sonde"]["alert"]["signatures"][0]["id"], 2_009_582);
+    assert!(
+        suricata.get("source").is_none(),
+        "a 3-byte attacker IP is invalid: left out"
+    );
+    assert!(suricata.get("message").is_none(), "empty message left out");
+}
+
+#[test]
+fn every_alert_field_is_mapped_and_defined_in_ecs_or_sonde_or_so() {
+    use sonde_common::ecs::fields::{FieldType, Kind, lookup};
+    let ecs = ecs_fields();
+    for (name, doc) in alerts() {
+        for (path, value) in flatten(&doc) {
+            assert!(
+                ecs.contains_key(&path)
+                    || path.starts_with("sonde.")
+                    || SO_FIELDS.contains(&path.as_str())
+                    || SO_ALERT_FIELDS.contains(&path.as_str()),
+                "{name}: {path} is neither ECS 8.17, SO nor sonde.*"
+            );
+            let ty = lookup(Kind::Alert, &path)
+                .unwrap_or_else(|| panic!("{name}: {path} has no mapping"));
+            let items = match value {
+                Value::Array(items) => items.iter().collect(),
+                one => vec![one],
+            };
+            for item in items {
+                let ok = match ty {
+                    FieldType::Long => item.is_u64() || item.is_i64(),
+                    FieldType::Double => item.is_number(),
+                    FieldType::Boolean => item.is_boolean(),
+                    FieldType::Object | FieldType::GeoPoint => item.is_object(),
+                    _ => item.is_string(),
+                };
+                assert!(ok, "{name}: {path} is mapped {ty:?} but is {item}");
+            }
+        }
+    }
 }

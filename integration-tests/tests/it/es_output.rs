@@ -433,3 +433,98 @@ fn collector_check_reaches_elasticsearch_with_its_credentials() {
         "{stdout}"
     );
 }
+
+#[test]
+fn alerts_reach_their_own_data_stream_as_security_onion_alerts() {
+    use sonde_probe::export::{self, ExportSettings};
+    use sonde_proto::v1;
+
+    let Some(node) = EsNode::get(EsMode::Http) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pki = Pki::new(&["branch-alert"]);
+    let (flows, alerts) = names();
+    let output = format!(
+        "[elasticsearch]\nurls = [{:?}]\nflow_target = {flows:?}\nalert_target = {alerts:?}\nbatch_delay = \"10ms\"\n",
+        node.url
+    );
+    let collector = Collector::start_with(&pki, "127.0.0.1:0", &output);
+    let files = sonde_common::tls::TlsFiles {
+        ca: pki.path("ca.pem"),
+        cert: pki.path("branch-alert.pem"),
+        key: pki.path("branch-alert.key"),
+    };
+    let settings = ExportSettings {
+        endpoint: collector.addr.clone(),
+        server_name: "collector.test".into(),
+        tls: Arc::new(sonde_common::tls::Reloading::client(files).unwrap()),
+        observer: "branch-alert".into(),
+        max_records: 100,
+        max_bytes: 1 << 20,
+        batch_bytes: 1 << 20,
+        batch_delay: Duration::from_millis(10),
+        shutdown_deadline: Duration::from_secs(10),
+        interfaces: vec![],
+        connected: Default::default(),
+    };
+    let alert = v1::Alert {
+        rule_key: "syn_flood".into(),
+        rule_name: "SYN Flood".into(),
+        rule_category: "network".into(),
+        severity: 4,
+        score: 250,
+        source: 1,
+        entity: 2,
+        entity_value: "192.0.2.7".into(),
+        lifecycle: 2,
+        first_seen_us: 1_795_600_000_000_000,
+        last_seen_us: 1_795_600_060_000_000,
+        count: 12_000,
+        incident_id: "inc-1".into(),
+        attacker_ip: vec![203, 0, 113, 9],
+        victim_ip: vec![192, 0, 2, 7],
+        message: "SYN flood against 192.0.2.7".into(),
+        ..Default::default()
+    };
+    let summary = runtime.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(v1::Record {
+            kind: Some(v1::record::Kind::Alert(alert)),
+        })
+        .await
+        .unwrap();
+        drop(tx);
+        export::run(settings, rx).await
+    });
+    assert_eq!(summary.unacknowledged, 0, "{summary:?}");
+    assert_eq!(summary.rejected, 0, "{summary:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while runtime.block_on(count(&node, &alerts)) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, found) = runtime.block_on(get(&node, &format!("/{alerts}/_search")));
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["hits"]["total"]["value"], 1, "{found}");
+    let doc = &found["hits"]["hits"][0]["_source"];
+    assert_eq!(doc["event"]["kind"], "alert");
+    assert_eq!(doc["tags"], json!(["alert"]));
+    assert_eq!(doc["rule"]["name"], "SYN Flood");
+    assert_eq!(doc["event"]["severity"], 4);
+    assert_eq!(doc["event"]["severity_label"], "critical");
+    assert_eq!(doc["source"]["ip"], "203.0.113.9");
+    assert_eq!(doc["observer"]["name"], "branch-alert");
+    // Searchable by its typed fields in the alert mapping.
+    let query = json!({"query": {"bool": {"filter": [
+        {"term": {"tags": "alert"}},
+        {"term": {"source.ip": "203.0.113.0/24"}},
+        {"range": {"event.severity": {"gte": 3}}}
+    ]}}});
+    let hits: Value = runtime.block_on(async {
+        let url = node.url(&format!("/{alerts}/_search"));
+        let resp = node.auth(node.client().post(url).json(&query)).send().await;
+        resp.unwrap().json().await.unwrap()
+    });
+    assert_eq!(hits["hits"]["total"]["value"], 1, "{hits}");
+    assert_eq!(runtime.block_on(count(&node, &flows)), 0);
+}

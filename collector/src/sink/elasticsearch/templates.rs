@@ -233,7 +233,13 @@ mod tests {
             alert["properties"]["rule"]["properties"]["name"]["type"],
             "keyword"
         );
-        assert!(alert["properties"].get("connection").is_none());
+        assert_eq!(alert["properties"]["tags"]["type"], "keyword");
+        // Alerts carry their flow's context: the flow fields are mapped too.
+        assert_eq!(
+            alert["properties"]["connection"]["properties"]["state"]["type"],
+            "keyword"
+        );
+        assert!(m["properties"].get("rule").is_none(), "flows have no rule");
     }
 
     #[test]

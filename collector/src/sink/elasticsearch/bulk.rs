@@ -260,6 +260,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a server (or a proxy in front of it) answers, every
+        /// document gets exactly one outcome and nothing panics.
+        #[test]
+        fn any_response_gives_one_outcome_per_document(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            count in 0usize..20,
+        ) {
+            proptest::prop_assert_eq!(outcomes(&body, count).len(), count);
+        }
+
+        #[test]
+        fn any_item_list_gives_one_outcome_per_document(
+            statuses in proptest::collection::vec(proptest::prelude::any::<i64>(), 0..20),
+            junk in "[ -~]{0,40}",
+        ) {
+            let items: Vec<Value> = statuses
+                .iter()
+                .map(|s| json!({"create": {"status": s, "error": {"type": junk.clone(), "reason": junk.clone()}}}))
+                .collect();
+            let body = json!({"items": items}).to_string();
+            let got = outcomes(body.as_bytes(), statuses.len());
+            proptest::prop_assert_eq!(got.len(), statuses.len());
+            for (s, o) in statuses.iter().zip(&got) {
+                let accepted = matches!(o, Outcome::Accepted);
+                proptest::prop_assert_eq!(accepted, *s == 200 || *s == 201);
+            }
+        }
+    }
+
     #[test]
     fn long_reasons_are_cut_on_a_character_boundary() {
         let long = "é".repeat(400);

@@ -10,5 +10,6 @@ mod certs;
 mod cli;
 mod enrich;
 mod es_faults;
+mod kibana;
 mod sink_ndjson;
 mod sink_syslog;

@@ -103,7 +103,8 @@ if [ ! -x "$kustomize" ]; then
 fi
 
 venv=$cache/venv/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION
-if [ ! -e "$venv/.complete" ]; then
+# Rebuilt when unfinished, or when the Python it was made from is gone.
+if [ ! -e "$venv/.complete" ] || ! "$venv/bin/python" -c 'import kubernetes_validate, tomllib' 2>/dev/null; then
     say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into $venv"
     rm -rf "$venv"
     mkdir -p "$(dirname "$venv")"
@@ -113,8 +114,8 @@ if [ ! -e "$venv/.complete" ]; then
         || fail "pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
     touch "$venv/.complete"
 fi
-"$venv/bin/python" -c 'import sys, tomllib' 2>/dev/null \
-    || fail "the venv's Python has no tomllib: Python 3.11 or newer is needed"
+"$venv/bin/python" -c 'import tomllib' 2>/dev/null \
+    || fail "the venv's Python ($("$venv/bin/python" --version 2>&1)) has no tomllib: Python 3.11 or newer is needed"
 
 # ---------------------------------------------------------------- 2. systemd
 say "systemd units: systemd-analyze verify and security"

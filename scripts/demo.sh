@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # sonde in one minute, on this machine, no root needed:
 #   1. a quick-start PKI (sonde-collector certs init);
-#   2. a collector on 127.0.0.1 writing NDJSON files (Elasticsearch comes later);
+#   2. a collector on 127.0.0.1 writing NDJSON files, or, when SONDE_ES_URL is
+#      set, indexing into that Elasticsearch 8 (data stream logs-sonde.conn-so;
+#      SONDE_ES_CA, SONDE_ES_USER and SONDE_ES_PASSWORD when it needs them, as
+#      `scripts/elasticsearch.sh env` prints them for a test node);
 #   3. a probe replaying a real capture (testdata) to it over mutual TLS;
 #   4. the ECS documents that arrived, summarised with the probe's identity.
 # Usage: scripts/demo.sh [PCAP]   (default: an nDPI test capture with ~2,000 flows)
@@ -35,7 +38,22 @@ key = "$work/pki/collector.key"
 dir = "$work/ndjson"
 [spool]
 dir = "$work/spool"
+max_size = "64MiB"
 TOML
+if [ -n "${SONDE_ES_URL:-}" ]; then
+    {
+        echo "[elasticsearch]"
+        echo "urls = [\"$SONDE_ES_URL\"]"
+        echo "batch_delay = \"50ms\""
+        [ -n "${SONDE_ES_CA:-}" ] && echo "ca = \"$SONDE_ES_CA\""
+        if [ -n "${SONDE_ES_USER:-}" ]; then
+            printf '%s' "${SONDE_ES_PASSWORD:-}" > "$work/es-password"
+            chmod 600 "$work/es-password"
+            echo "username = \"$SONDE_ES_USER\""
+            echo "password = { file = \"$work/es-password\" }"
+        fi
+    } >> "$work/collector.toml"
+fi
 
 echo "==> collector" >&2
 $bin/sonde-collector run --config "$work/collector.toml" 2> "$work/collector.log" &
@@ -66,13 +84,31 @@ kill "$collector_pid"; wait "$collector_pid" 2>/dev/null || true
 collector_pid=""
 tail -n 1 "$work/collector.log" >&2
 
-echo "==> what the collector wrote ($work/ndjson)" >&2
-python3 - "$work/ndjson" <<'PY'
+if [ -n "${SONDE_ES_URL:-}" ]; then
+    echo "==> what Elasticsearch holds ($SONDE_ES_URL, logs-sonde.conn-so)" >&2
+    curl_es() {
+        local args=(-fsS)
+        [ -n "${SONDE_ES_CA:-}" ] && args+=(--cacert "$SONDE_ES_CA")
+        [ -n "${SONDE_ES_USER:-}" ] && args+=(-u "$SONDE_ES_USER:${SONDE_ES_PASSWORD:-}")
+        curl "${args[@]}" "$@"
+    }
+    curl_es -X POST "$SONDE_ES_URL/logs-sonde.conn-so/_refresh" > /dev/null
+    curl_es "$SONDE_ES_URL/logs-sonde.conn-so/_search?size=10000" > "$work/search.json"
+    source=(python3 - "$work/search.json" es)
+else
+    echo "==> what the collector wrote ($work/ndjson)" >&2
+    source=(python3 - "$work/ndjson" files)
+fi
+"${source[@]}" <<'PY'
 import collections, json, os, sys
 docs = []
-for name in sorted(os.listdir(sys.argv[1])):
-    with open(os.path.join(sys.argv[1], name)) as f:
-        docs += [json.loads(line) for line in f]
+if sys.argv[2] == "es":
+    with open(sys.argv[1]) as f:
+        docs = [hit["_source"] for hit in json.load(f)["hits"]["hits"]]
+else:
+    for name in sorted(os.listdir(sys.argv[1])):
+        with open(os.path.join(sys.argv[1], name)) as f:
+            docs += [json.loads(line) for line in f]
 print(f"{len(docs)} ECS flow documents from observer(s) {sorted({d['observer']['name'] for d in docs})}")
 states = collections.Counter(d.get("connection", {}).get("state") for d in docs)
 print("connection.state:", ", ".join(f"{k} {v}" for k, v in states.most_common(6)))

@@ -58,6 +58,9 @@ trap stop_elasticsearch EXIT INT TERM
 say "building tests"
 cargo test --workspace --locked --no-run
 
+say "deployment assets (systemd, Kubernetes, configs)"
+scripts/check-deploy.sh
+
 say "starting Elasticsearch (http and https)"
 scripts/elasticsearch.sh fetch
 scripts/elasticsearch.sh start --mode http --name http

@@ -297,6 +297,14 @@ impl ElasticsearchConfig {
         if let Some(ca) = &self.ca {
             require_path(p, "elasticsearch.ca", ca);
         }
+        p.require(
+            self.ca.is_some() || !self.urls.iter().any(|u| u.starts_with("https://")),
+            "elasticsearch.ca",
+            || {
+                "https:// URLs need the CA of Elasticsearch's certificate (sonde trusts no other)"
+                    .into()
+            },
+        );
         for (key, target) in [
             ("elasticsearch.flow_target", &self.flow_target),
             ("elasticsearch.alert_target", &self.alert_target),

@@ -8,4 +8,5 @@
 
 mod elasticsearch;
 mod es_output;
+mod refusals;
 mod transport;

@@ -30,6 +30,19 @@ impl Pki {
             std::fs::write(dir.path().join(format!("{name}.pem")), &c.cert_pem).unwrap();
             std::fs::write(dir.path().join(format!("{name}.key")), &c.key_pem).unwrap();
         }
+        // A probe whose certificate expired yesterday, from the right CA.
+        let now = time::OffsetDateTime::now_utc();
+        let expired = ca
+            .issue_client(
+                "expired",
+                Validity {
+                    not_before: now - time::Duration::days(3),
+                    not_after: now - time::Duration::days(1),
+                },
+            )
+            .unwrap();
+        std::fs::write(dir.path().join("expired.pem"), &expired.cert_pem).unwrap();
+        std::fs::write(dir.path().join("expired.key"), &expired.key_pem).unwrap();
         // A probe whose certificate comes from another CA.
         let other = Authority::generate("rogue CA", Validity::days(1)).unwrap();
         let rogue = other.issue_client("rogue", Validity::days(1)).unwrap();
@@ -48,6 +61,7 @@ pub(crate) struct Collector {
     pub(crate) child: Child,
     pub(crate) addr: String,
     out: PathBuf,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Collector {
@@ -91,12 +105,22 @@ impl Collector {
             line.clear();
         }
         assert!(!addr.is_empty(), "collector did not start: {line}");
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in stderr.lines() {});
+        // Keep draining its log so it never blocks on a full pipe; kept for
+        // tests that check what it said.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         Collector {
             child,
             addr,
             out: pki.path("ndjson"),
+            log,
         }
     }
 
@@ -123,6 +147,11 @@ impl Collector {
         }
     }
 
+    /// What the collector logged so far (stderr).
+    pub(crate) fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
     /// The number of complete (newline-terminated) lines in the output.
     fn complete_lines(&self) -> usize {
         let Ok(entries) = std::fs::read_dir(&self.out) else {
@@ -137,6 +166,14 @@ impl Collector {
                     .count()
             })
             .sum()
+    }
+
+    pub(crate) fn documents_pub(&self) -> Vec<Value> {
+        self.documents()
+    }
+
+    pub(crate) fn complete_lines_pub(&self) -> usize {
+        self.complete_lines()
     }
 
     /// Every document in the NDJSON output.

@@ -24,7 +24,8 @@ pub struct LiveSource {
 
 impl LiveSource {
     /// Opens the interface with the configured options and BPF filter.
-    /// Needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode).
+    /// Needs CAP_NET_RAW (promiscuous mode too: PACKET_ADD_MEMBERSHIP needs no
+    /// CAP_NET_ADMIN).
     pub fn open(config: &CaptureConfig) -> Result<Self, CaptureError> {
         let interface = config.interface.clone();
         let open_err = |source| CaptureError::OpenLive {

@@ -19,7 +19,7 @@ use crate::decode::LinkType;
 fn permission_hint(e: &pcap::Error) -> &'static str {
     let text = e.to_string().to_ascii_lowercase();
     if text.contains("permission") || text.contains("not permitted") {
-        " (capturing needs CAP_NET_RAW, and CAP_NET_ADMIN for promiscuous mode: run as root or grant them, e.g. with the systemd unit)"
+        " (capturing needs CAP_NET_RAW: run as root or grant it, e.g. with the systemd unit)"
     } else {
         ""
     }

@@ -20,8 +20,10 @@ pub fn flow(identity: &str, flow: &v1::Flow, enricher: &Enricher) -> Document {
     };
     let mut body = ecs::flow_document(flow, &observer);
     enricher.enrich(&mut body);
+    let id = flow_id(identity, flow);
+    set_event_id(&mut body, &id);
     Document {
-        id: flow_id(identity, flow),
+        id,
         kind: DocKind::Flow,
         timestamp_us: flow.last_seen_us,
         body,
@@ -54,8 +56,10 @@ pub fn alert(identity: &str, alert: &v1::Alert, enricher: &Enricher) -> Document
     };
     let mut body = ecs::alert_document(alert, &observer);
     enricher.enrich(&mut body);
+    let id = alert_id(identity, alert);
+    set_event_id(&mut body, &id);
     Document {
-        id: alert_id(identity, alert),
+        id,
         kind: DocKind::Alert,
         timestamp_us: if alert.last_seen_us > 0 {
             alert.last_seen_us
@@ -92,4 +96,16 @@ pub fn alert_id(identity: &str, alert: &v1::Alert) -> String {
         h.update(n.to_be_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// The document id as ECS `event.id`, in every output (Elasticsearch also
+/// has it as `_id`); written once here so outputs never copy the body to add it.
+fn set_event_id(body: &mut serde_json::Value, id: &str) {
+    if let Some(event) = body
+        .as_object_mut()
+        .and_then(|b| b.get_mut("event"))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        event.insert("id".to_owned(), id.into());
+    }
 }

@@ -4,6 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+/// mimalloc instead of glibc's malloc: documents are trees of many small
+/// allocations freed on other threads, where glibc spent a fifth of the
+/// collector's CPU consolidating (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sonde_collector::certs::{self, InitRequest};
 
 /// sonde collector: receives flows and alerts from sonde probes over mutual

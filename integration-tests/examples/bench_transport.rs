@@ -78,9 +78,9 @@ impl Pki {
         for (name, text) in [
             ("ca.pem", ca.cert_pem().to_owned()),
             ("collector.pem", server.cert_pem.clone()),
-            ("collector.key", server.key_pem.clone()),
+            ("collector.key", server.key_pem),
             ("probe.pem", probe.cert_pem.clone()),
-            ("probe.key", probe.key_pem.clone()),
+            ("probe.key", probe.key_pem),
         ] {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
@@ -259,7 +259,7 @@ fn main() {
     let m = (rate * 10) as usize;
     let out2 = pki.path("ndjson-latency");
     let (mut collector, addr) = start_collector(&pki, &bin, &out2);
-    let follower = follow(out2.clone(), m);
+    let follower = follow(out2, m);
     runtime.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(8192);
         let producer = tokio::spawn(async move {

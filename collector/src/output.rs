@@ -295,11 +295,15 @@ impl<S: Sink> Engine<S> {
         }
     }
 
-    /// Spools `docs` (flushed), and the dead letters written so far.
+    /// Spools `docs` and flushes the store (with any dead letters written
+    /// since the last flush: one flush covers every tree).
     fn store(&mut self, docs: &[Document]) -> Result<(), SpoolError> {
         blocking(|| {
-            self.spool.push(docs)?;
-            self.spool.flush()
+            if docs.is_empty() {
+                self.spool.flush()
+            } else {
+                self.spool.push(docs)
+            }
         })
     }
 

@@ -227,7 +227,7 @@ impl Spool {
         self.stats.batches == 0
     }
 
-    /// Spools `docs` as one batch and flushes it to disk.
+    /// Spools `docs` as one batch and flushes the store (every tree) to disk.
     pub fn push(&mut self, docs: &[Document]) -> Result<(), SpoolError> {
         if docs.is_empty() {
             return Ok(());

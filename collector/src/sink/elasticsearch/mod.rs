@@ -279,7 +279,7 @@ impl EsSink {
                 .rev()
                 .collect();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; docs.len()];
-        let mut running: JoinSet<((usize, usize), Reply, Duration)> = JoinSet::new();
+        let mut running: JoinSet<((usize, usize), String, Reply, Duration)> = JoinSet::new();
         let (mut sent, mut unreachable) = (0usize, 0usize);
         let mut last_error = String::new();
         while !pending.is_empty() || !running.is_empty() {
@@ -302,13 +302,13 @@ impl EsSink {
                 running.spawn(async move {
                     let started = Instant::now();
                     let reply = send(request).await;
-                    ((first, count), reply, started.elapsed())
+                    ((first, count), url, reply, started.elapsed())
                 });
             }
             let Some(joined) = running.join_next().await else {
                 break;
             };
-            let ((first, count), reply, took) =
+            let ((first, count), url, reply, took) =
                 joined.map_err(|e| SinkError::Worker(e.to_string()))?;
             metrics::histogram!(sonde_common::telemetry::names::COLLECTOR_ES_BULK_SECONDS)
                 .record(took.as_secs_f64());
@@ -345,7 +345,7 @@ impl EsSink {
                 ),
                 Ok((status, body)) => {
                     let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    refused(status, &self.settings.urls[0], &value)?;
+                    refused(status, &url, &value)?;
                     fill(
                         &mut outcomes,
                         range,

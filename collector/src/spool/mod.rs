@@ -136,7 +136,7 @@ impl Spool {
         max_bytes: u64,
         policy: FullPolicy,
     ) -> Result<(Spool, Option<Damaged>), SpoolError> {
-        let (db, damaged) = match open_db(dir) {
+        let (db, damaged) = match open_db_waiting(dir) {
             Ok(db) => (db, None),
             Err(OpenFailure::Locked(source)) => {
                 return Err(SpoolError::Locked {
@@ -481,6 +481,21 @@ impl Spool {
 enum OpenFailure {
     Locked(sled::Error),
     Damaged(String),
+}
+
+/// sled releases its lock from its own threads shortly after the last
+/// handle is dropped: a store closed a moment ago (in this process, or by a
+/// process that is just exiting) is waited for, up to a second.
+fn open_db_waiting(dir: &Path) -> Result<sled::Db, OpenFailure> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        match open_db(dir) {
+            Err(OpenFailure::Locked(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn open_db(dir: &Path) -> Result<sled::Db, OpenFailure> {

@@ -6,6 +6,7 @@
     reason = "a panic is a failed test"
 )]
 
+mod config_reference;
 mod elasticsearch;
 mod es_output;
 mod refusals;

@@ -83,4 +83,7 @@ say "cargo test --workspace"
 # A hung test must fail the run, not eat CI's whole budget: the suite takes
 # about a minute once built, so 20 minutes is a hang, never slowness.
 timeout --kill-after=30s "${SONDE_TEST_TIMEOUT:-20m}" cargo test --workspace --locked
+
+say "Debian packages"
+scripts/check-packages.sh
 say "all checks passed"

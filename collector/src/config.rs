@@ -207,11 +207,11 @@ impl Validate for CollectorConfig {
         self.server.tls.validate("server.tls", p);
         self.enrich.validate(p);
         p.require(
-            self.server.max_connection_age >= Duration::from_secs(60),
+            self.server.max_connection_age >= Duration::from_secs(5),
             "server.max_connection_age",
             || {
                 format!(
-                    "must be at least 1m (got \"{}\")",
+                    "must be at least 5s (got \"{}\")",
                     self.server.max_connection_age
                 )
             },

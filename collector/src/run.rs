@@ -209,6 +209,7 @@ pub async fn run(
         handle,
         Arc::clone(&stats),
         enricher,
+        config.server.max_connection_age.get(),
         shutdown,
     )
     .await;

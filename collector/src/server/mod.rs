@@ -35,10 +35,11 @@ pub async fn serve(
     output: OutputHandle,
     stats: Arc<ServerStats>,
     enricher: crate::enrich::Enricher,
+    max_stream_age: std::time::Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let incoming = incoming::tls_incoming(listener, tls, Arc::clone(&stats));
-    let service = CollectorServer::new(ExportService::new(output, stats, enricher))
+    let service = CollectorServer::new(ExportService::new(output, stats, enricher, max_stream_age))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
         .accept_compressed(CompressionEncoding::Gzip)

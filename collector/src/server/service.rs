@@ -73,15 +73,24 @@ pub struct ExportService {
     stats: Arc<ServerStats>,
     marks: Marks,
     enricher: Enricher,
+    /// Streams are closed after about this long (±10%), so probes reconnect
+    /// and spread over collector replicas (`server.max_connection_age`).
+    max_stream_age: std::time::Duration,
 }
 
 impl ExportService {
-    pub fn new(output: OutputHandle, stats: Arc<ServerStats>, enricher: Enricher) -> Self {
+    pub fn new(
+        output: OutputHandle,
+        stats: Arc<ServerStats>,
+        enricher: Enricher,
+        max_stream_age: std::time::Duration,
+    ) -> Self {
         Self {
             output,
             stats,
             marks: Marks::default(),
             enricher,
+            max_stream_age,
         }
     }
 }
@@ -120,6 +129,9 @@ impl Collector for ExportService {
             stats: Arc::clone(&self.stats),
             marks: Arc::clone(&self.marks),
             enricher: self.enricher.clone(),
+            max_age: self
+                .max_stream_age
+                .mul_f64(rand::Rng::random_range(&mut rand::rng(), 0.9..1.1)),
         };
         tokio::spawn(async move {
             if let Err(status) = session
@@ -140,6 +152,8 @@ struct Session {
     stats: Arc<ServerStats>,
     marks: Marks,
     enricher: Enricher,
+    /// This stream's age limit (jittered, so probes do not reconnect in step).
+    max_age: std::time::Duration,
 }
 
 fn ack(through_seq: u64) -> ExportResponse {
@@ -195,7 +209,19 @@ impl Session {
         // had already sent behind it are skipped until it resends from F:
         // taking them would acknowledge F's records without having them.
         let mut resend_from: Option<u64> = None;
-        while let Some(message) = inbound.message().await? {
+        let closes_at = tokio::time::Instant::now() + self.max_age;
+        loop {
+            // Only the wait for the next message is cut short: a batch being
+            // handled is delivered and acknowledged first. Whatever the probe
+            // sent after it is unacknowledged and sent again on its next stream.
+            let message = tokio::select! {
+                m = inbound.message() => m?,
+                () = tokio::time::sleep_until(closes_at) => {
+                    info!(probe = %self.identity, age = ?self.max_age, "Closing the stream at server.max_connection_age; the probe reconnects (and may land on another collector).");
+                    return Ok(());
+                }
+            };
+            let Some(message) = message else { break };
             match message.message {
                 Some(export_request::Message::Batch(batch)) => {
                     match resend_from {

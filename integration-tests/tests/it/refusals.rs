@@ -1,6 +1,7 @@
 //! What the collector refuses, end to end with the real binaries: probes
 //! with a certificate from an unknown CA, an expired one, or none (both sides
-//! say why); TLS peers that send garbage; gRPC messages over the size limit.
+//! say why); TLS peers that send garbage; gRPC messages over the size limit;
+//! streams past `server.max_connection_age` (closed, the probe reconnects).
 //! After each, the collector still serves a good probe. And a probe killed
 //! mid-stream and restarted: its new boot epoch is not mistaken for a replay.
 
@@ -234,4 +235,87 @@ fn a_probe_killed_mid_stream_and_restarted_is_not_taken_for_a_replay() {
         expected,
         "every record of the second run arrived"
     );
+}
+
+#[test]
+fn streams_are_closed_at_their_age_limit_and_the_probe_reconnects_without_loss() {
+    use sonde_proto::v1;
+    let pki = Pki::new(&["aging"]);
+    let config = pki.path("collector.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nmax_connection_age = \"5s\"\n[server.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n[spool]\ndir = {:?}\n[file]\ndir = {:?}\n",
+            pki.path("ca.pem"),
+            pki.path("collector.pem"),
+            pki.path("collector.key"),
+            pki.path("spool"),
+            pki.path("ndjson"),
+        ),
+    )
+    .unwrap();
+    let collector = Collector::start_config(&config, pki.path("ndjson"));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let files = sonde_common::tls::TlsFiles {
+        ca: pki.path("ca.pem"),
+        cert: pki.path("aging.pem"),
+        key: pki.path("aging.key"),
+    };
+    let settings = sonde_probe::export::ExportSettings {
+        endpoint: collector.addr.clone(),
+        server_name: "collector.test".into(),
+        tls: Arc::new(sonde_common::tls::Reloading::client(files).unwrap()),
+        observer: "aging".into(),
+        max_records: 10_000,
+        max_bytes: 16 << 20,
+        batch_bytes: 1 << 20,
+        batch_delay: Duration::from_millis(50),
+        shutdown_deadline: Duration::from_secs(20),
+        interfaces: vec![],
+        connected: Default::default(),
+    };
+    // 100 records a second for 8 seconds: longer than one stream may live.
+    let summary = runtime.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let producer = tokio::spawn(async move {
+            for i in 0..800u64 {
+                let flow = v1::Flow {
+                    flow_id: i,
+                    ip_protocol: 17,
+                    community_id: format!("1:{i}"),
+                    first_seen_us: 1_795_600_000_000_000 + i,
+                    last_seen_us: 1_795_600_000_000_000 + i,
+                    ..Default::default()
+                };
+                tx.send(v1::Record {
+                    kind: Some(v1::record::Kind::Flow(flow)),
+                })
+                .await
+                .unwrap();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        let s = sonde_probe::export::run(settings, rx).await;
+        producer.await.unwrap();
+        s
+    });
+    assert_eq!(summary.unacknowledged, 0, "{summary:?}");
+    assert!(
+        summary.connections >= 2,
+        "the stream was never closed: {summary:?}"
+    );
+    let log = wait_for(
+        &collector,
+        "Closing the stream at server.max_connection_age",
+    );
+    assert!(
+        log.contains("Closing the stream at server.max_connection_age"),
+        "{log}"
+    );
+    let ids: std::collections::HashSet<String> = collector_documents(&collector)
+        .iter()
+        .map(|d| d["event"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 800, "every record, across streams");
 }

@@ -88,9 +88,14 @@ impl Collector {
         );
         let path = pki.path("collector.toml");
         std::fs::write(&path, config).unwrap();
+        Self::start_config(&path, pki.path("ndjson"))
+    }
+
+    /// A collector with the configuration file `path`, writing NDJSON to `out`.
+    pub(crate) fn start_config(path: &Path, out: PathBuf) -> Self {
         let mut child = Command::new(bin("sonde-collector"))
             .args(["run", "--config"])
-            .arg(&path)
+            .arg(path)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -119,7 +124,7 @@ impl Collector {
         Collector {
             child,
             addr,
-            out: pki.path("ndjson"),
+            out,
             log,
         }
     }

@@ -357,7 +357,13 @@ fn an_outage_is_spooled_acknowledged_survives_kill_9_and_drains_without_loss() {
         "the probe did not get every record acknowledged: {stderr}"
     );
     assert_eq!(runtime.block_on(count(&node, &flows)), 0);
-    let spooled = metric(&metrics, "sonde_collector_spool_records");
+    // The gauge is published just after the last answer: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut spooled = metric(&metrics, "sonde_collector_spool_records");
+    while (spooled as usize) < expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        spooled = metric(&metrics, "sonde_collector_spool_records");
+    }
     assert_eq!(spooled as usize, expected, "spooled records");
 
     // kill -9 while everything is only in the spool.

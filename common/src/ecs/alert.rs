@@ -15,7 +15,7 @@ use sonde_proto::v1::{Alert, AlertSource, EntityKind, Lifecycle, Severity};
 
 use super::doc::Doc;
 use super::values::{self, long, rfc3339_us};
-use super::{ECS_VERSION, Observer, flow_document};
+use super::{ECS_VERSION, Observer, flow_document, put_observer};
 
 /// Maps an alert record to its ECS document.
 pub fn alert_document(alert: &Alert, observer: &Observer) -> Value {
@@ -87,14 +87,7 @@ pub fn alert_document(alert: &Alert, observer: &Observer) -> Value {
         doc.put_list("related.ip", related);
     }
 
-    doc.put_str("observer.name", &observer.name);
-    if let Some(hostname) = &observer.hostname {
-        doc.put_str("observer.hostname", hostname);
-    }
-    doc.put("observer.type", "sensor");
-    doc.put("observer.vendor", "sonde");
-    doc.put("observer.product", "sonde");
-    doc.put_str("observer.ingress.interface.name", &alert.interface);
+    put_observer(&mut doc, observer, &alert.interface);
 
     doc.put_str("sonde.alert.key", &alert.rule_key);
     if alert.score > 0 {

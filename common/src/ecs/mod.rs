@@ -57,7 +57,7 @@ pub fn flow_document(flow: &Flow, observer: &Observer) -> Value {
     put_endpoints(&mut doc, flow, counters);
     put_network(&mut doc, flow, counters);
     put_connection(&mut doc, flow);
-    put_observer(&mut doc, flow, observer);
+    put_observer(&mut doc, observer, &flow.interface);
     put_sonde_flow(&mut doc, flow, counters);
     if let Some(l7) = &flow.l7 {
         l7::put_l7(&mut doc, l7);
@@ -202,7 +202,8 @@ fn put_connection(doc: &mut Doc, flow: &Flow) {
     doc.put_str("connection.history", &flow.history);
 }
 
-fn put_observer(doc: &mut Doc, flow: &Flow, observer: &Observer) {
+/// The probe (`observer.*`) and the interface that saw the traffic.
+fn put_observer(doc: &mut Doc, observer: &Observer, interface: &str) {
     doc.put_str("observer.name", &observer.name);
     if let Some(hostname) = &observer.hostname {
         doc.put_str("observer.hostname", hostname);
@@ -210,7 +211,7 @@ fn put_observer(doc: &mut Doc, flow: &Flow, observer: &Observer) {
     doc.put("observer.type", "sensor");
     doc.put("observer.vendor", "sonde");
     doc.put("observer.product", "sonde");
-    doc.put_str("observer.ingress.interface.name", &flow.interface);
+    doc.put_str("observer.ingress.interface.name", interface);
 }
 
 fn put_sonde_flow(doc: &mut Doc, flow: &Flow, counters: Option<Counters<'_>>) {

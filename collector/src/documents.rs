@@ -14,18 +14,39 @@ use crate::sink::{DocKind, Document};
 /// The document of a flow record from the probe `identity`, enriched
 /// (GeoIP, AS, `network.direction`).
 pub fn flow(identity: &str, flow: &v1::Flow, enricher: &Enricher) -> Document {
-    let observer = Observer {
+    let body = ecs::flow_document(flow, &observer(identity));
+    let id = flow_id(identity, flow);
+    document(body, id, DocKind::Flow, flow.last_seen_us, enricher)
+}
+
+fn observer(identity: &str) -> Observer {
+    Observer {
         name: identity.to_owned(),
         hostname: None,
-    };
-    let mut body = ecs::flow_document(flow, &observer);
+    }
+}
+
+/// Enriches `body`, writes its id as `event.id` (in every output; written
+/// once here so outputs never copy the body to add it), and wraps it.
+fn document(
+    mut body: serde_json::Value,
+    id: String,
+    kind: DocKind,
+    timestamp_us: u64,
+    enricher: &Enricher,
+) -> Document {
     enricher.enrich(&mut body);
-    let id = flow_id(identity, flow);
-    set_event_id(&mut body, &id);
+    if let Some(event) = body
+        .as_object_mut()
+        .and_then(|b| b.get_mut("event"))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        event.insert("id".to_owned(), id.clone().into());
+    }
     Document {
         id,
-        kind: DocKind::Flow,
-        timestamp_us: flow.last_seen_us,
+        kind,
+        timestamp_us,
         body,
     }
 }
@@ -50,24 +71,14 @@ pub fn flow_id(identity: &str, flow: &v1::Flow) -> String {
 
 /// The document of an alert record from the probe `identity`, enriched.
 pub fn alert(identity: &str, alert: &v1::Alert, enricher: &Enricher) -> Document {
-    let observer = Observer {
-        name: identity.to_owned(),
-        hostname: None,
-    };
-    let mut body = ecs::alert_document(alert, &observer);
-    enricher.enrich(&mut body);
+    let body = ecs::alert_document(alert, &observer(identity));
     let id = alert_id(identity, alert);
-    set_event_id(&mut body, &id);
-    Document {
-        id,
-        kind: DocKind::Alert,
-        timestamp_us: if alert.last_seen_us > 0 {
-            alert.last_seen_us
-        } else {
-            alert.first_seen_us
-        },
-        body,
-    }
+    let time = if alert.last_seen_us > 0 {
+        alert.last_seen_us
+    } else {
+        alert.first_seen_us
+    };
+    document(body, id, DocKind::Alert, time, enricher)
 }
 
 /// SHA-1 over what makes one alert record unique: the probe, the rule, the
@@ -96,16 +107,4 @@ pub fn alert_id(identity: &str, alert: &v1::Alert) -> String {
         h.update(n.to_be_bytes());
     }
     hex::encode(h.finalize())
-}
-
-/// The document id as ECS `event.id`, in every output (Elasticsearch also
-/// has it as `_id`); written once here so outputs never copy the body to add it.
-fn set_event_id(body: &mut serde_json::Value, id: &str) {
-    if let Some(event) = body
-        .as_object_mut()
-        .and_then(|b| b.get_mut("event"))
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        event.insert("id".to_owned(), id.into());
-    }
 }

@@ -181,12 +181,13 @@ impl<S: Sink> Engine<S> {
         let direct =
             self.spool.is_empty() && self.refused.is_none() && Instant::now() >= self.backoff.next;
         let mut outcomes = vec![Outcome::Accepted; docs.len()];
-        let mut owed: Vec<Document> = Vec::new();
-        if direct {
+        let owed: Vec<Document> = if direct {
             match tokio::time::timeout(self.settings.slow_output, self.sink.deliver(&docs)).await {
                 Ok(Ok(got)) if got.len() == docs.len() => {
-                    self.settle(&docs, &got, &mut owed);
+                    self.settle(&docs, &got);
+                    let owed = owed_by(&docs, &got);
                     outcomes = got;
+                    owed
                 }
                 Ok(Ok(got)) => {
                     self.failed(&SinkError::Worker(format!(
@@ -194,21 +195,21 @@ impl<S: Sink> Engine<S> {
                         got.len(),
                         docs.len()
                     )));
-                    owed = docs;
+                    docs
                 }
                 Ok(Err(e)) => {
                     self.failed(&e);
-                    owed = docs;
+                    docs
                 }
                 Err(_) => {
                     warn!(after = ?self.settings.slow_output, output = self.sink.name(), "The output is slower than spool.slow_output; spooling instead.");
                     self.backoff.fail();
-                    owed = docs;
+                    docs
                 }
             }
         } else {
-            owed = docs;
-        }
+            docs
+        };
         let result = self.store(&owed);
         let answer = match result {
             Ok(()) => {
@@ -237,24 +238,24 @@ impl<S: Sink> Engine<S> {
         }
     }
 
-    /// Files the outcomes of a delivery: retries into `owed`, rejections to
-    /// the dead letters; resets or extends the backoff.
-    fn settle(&mut self, docs: &[Document], outcomes: &[Outcome], owed: &mut Vec<Document>) {
-        let mut delivered = 0u64;
+    /// Files the outcomes of a delivery: rejections to the dead letters,
+    /// counts; resets or extends the backoff. What is owed is [`owed`].
+    fn settle(&mut self, docs: &[Document], outcomes: &[Outcome]) {
+        let (mut delivered, mut retry) = (0u64, 0usize);
         let mut retry_reason = None;
         for (doc, outcome) in docs.iter().zip(outcomes) {
             match outcome {
                 Outcome::Accepted | Outcome::Duplicate => delivered += 1,
                 Outcome::Retry { reason } => {
-                    retry_reason.get_or_insert_with(|| reason.clone());
-                    owed.push(doc.clone());
+                    retry_reason.get_or_insert(reason);
+                    retry += 1;
                 }
                 Outcome::Rejected { reason } => self.dead_letter(doc, reason),
             }
         }
         metrics::counter!(names::COLLECTOR_DELIVERED).increment(delivered);
         if let Some(reason) = retry_reason {
-            warn!(output = self.sink.name(), retry = owed.len(), reason = %reason, "The output asked to retry documents; they are spooled.");
+            warn!(output = self.sink.name(), retry, reason = %reason, "The output asked to retry documents; they are spooled.");
             self.backoff.fail();
         } else {
             if self.refused.take().is_some() {
@@ -309,7 +310,7 @@ impl<S: Sink> Engine<S> {
 
     /// Sends the oldest spooled batches and files the outcomes.
     async fn drain(&mut self) {
-        let entries = match blocking(|| self.spool.oldest(self.settings.drain_documents)) {
+        let mut entries = match blocking(|| self.spool.oldest(self.settings.drain_documents)) {
             Ok(e) => e,
             Err(e) => {
                 error!(error = %e, "The spool cannot be read.");
@@ -317,9 +318,11 @@ impl<S: Sink> Engine<S> {
                 return;
             }
         };
+        // The documents move out of their entries; an entry keeps its key.
+        let counts: Vec<usize> = entries.iter().map(|e| e.docs.len()).collect();
         let docs: Vec<Document> = entries
-            .iter()
-            .flat_map(|e| e.docs.iter().cloned())
+            .iter_mut()
+            .flat_map(|e| std::mem::take(&mut e.docs))
             .collect();
         if docs.is_empty() {
             return;
@@ -339,20 +342,13 @@ impl<S: Sink> Engine<S> {
                 return;
             }
         };
-        let mut owed_all = Vec::new();
-        self.settle(&docs, &outcomes, &mut owed_all);
-        let mut at = 0;
+        self.settle(&docs, &outcomes);
         let result = blocking(|| {
-            for entry in &entries {
-                let mine = &outcomes[at..at + entry.docs.len()];
-                let owed: Vec<Document> = entry
-                    .docs
-                    .iter()
-                    .zip(mine)
-                    .filter(|(_, o)| matches!(o, Outcome::Retry { .. }))
-                    .map(|(d, _)| d.clone())
-                    .collect();
-                at += entry.docs.len();
+            let mut at = 0;
+            for (entry, n) in entries.iter().zip(counts) {
+                let range = at..at + n;
+                at += n;
+                let owed = owed_by(&docs[range.clone()], &outcomes[range]);
                 self.spool.replace_entry(entry, &owed)?;
             }
             self.spool.flush()
@@ -404,6 +400,15 @@ async fn gather(settings: OutputSettings, first: Job, rx: &mut mpsc::Receiver<Jo
         jobs.push(job);
     }
     jobs
+}
+
+/// The documents of `docs` whose outcome asks for a retry: still owed.
+fn owed_by(docs: &[Document], outcomes: &[Outcome]) -> Vec<Document> {
+    docs.iter()
+        .zip(outcomes)
+        .filter(|(_, o)| matches!(o, Outcome::Retry { .. }))
+        .map(|(d, _)| d.clone())
+        .collect()
 }
 
 /// Runs blocking spool I/O (sled flushes) without stalling the runtime's

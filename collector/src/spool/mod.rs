@@ -113,7 +113,6 @@ pub struct SpoolStats {
 
 #[derive(Debug)]
 pub struct Spool {
-    dir: PathBuf,
     db: sled::Db,
     batches: sled::Tree,
     dead: sled::Tree,
@@ -163,7 +162,6 @@ impl Spool {
             }
         };
         let mut spool = Spool {
-            dir: dir.to_owned(),
             batches: db.open_tree("batches")?,
             dead: db.open_tree("dead")?,
             damaged: db.open_tree("damaged")?,
@@ -213,10 +211,6 @@ impl Spool {
         self.stats = stats;
         self.db.flush()?;
         Ok(())
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     pub fn stats(&self) -> SpoolStats {
@@ -368,7 +362,8 @@ impl Spool {
         Ok(out)
     }
 
-    /// Rewrites `entry` with only `remaining` (deletes it when empty).
+    /// Rewrites `entry` (its key and enqueue time) with only `remaining`
+    /// (deletes it when empty).
     pub fn replace_entry(
         &mut self,
         entry: &Entry,
@@ -379,8 +374,10 @@ impl Spool {
             return Ok(());
         };
         let old_size = (8 + old.len()) as u64;
+        // The stored count, not `entry.docs`: a caller may have moved them out.
+        let old_count = codec::batch_header(&old).map_or(0, |(_, n)| u64::from(n));
         self.stats.bytes = self.stats.bytes.saturating_sub(old_size);
-        self.stats.records = self.stats.records.saturating_sub(entry.docs.len() as u64);
+        self.stats.records = self.stats.records.saturating_sub(old_count);
         if remaining.is_empty() {
             self.batches.remove(key)?;
             self.stats.batches = self.stats.batches.saturating_sub(1);

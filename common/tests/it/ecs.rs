@@ -365,22 +365,9 @@ fn core_type(ecs_type: &str) -> &str {
 
 #[test]
 fn every_field_of_every_document_has_an_explicit_mapping_of_its_type() {
-    use sonde_common::ecs::fields::{Kind, lookup};
+    use sonde_common::ecs::fields::Kind;
     for (name, doc) in realistic() {
-        for (path, value) in flatten(&doc) {
-            let ty = lookup(Kind::Flow, &path)
-                .unwrap_or_else(|| panic!("{name}: {path} has no mapping in ecs::fields"));
-            let items = match value {
-                Value::Array(items) => items.iter().collect(),
-                one => vec![one],
-            };
-            for item in items {
-                assert!(
-                    fits(ty, item),
-                    "{name}: {path} is mapped {ty:?} but the value is {item}"
-                );
-            }
-        }
+        assert_mapped(Kind::Flow, name, &doc);
     }
 }
 
@@ -543,10 +530,10 @@ fn alert_documents_follow_security_onions_alert_conventions() {
 
 #[test]
 fn every_alert_field_is_mapped_and_defined_in_ecs_or_sonde_or_so() {
-    use sonde_common::ecs::fields::{Kind, lookup};
+    use sonde_common::ecs::fields::Kind;
     let ecs = ecs_fields();
     for (name, doc) in alerts() {
-        for (path, value) in flatten(&doc) {
+        for (path, _) in flatten(&doc) {
             assert!(
                 ecs.contains_key(&path)
                     || path.starts_with("sonde.")
@@ -554,18 +541,26 @@ fn every_alert_field_is_mapped_and_defined_in_ecs_or_sonde_or_so() {
                     || SO_ALERT_FIELDS.contains(&path.as_str()),
                 "{name}: {path} is neither ECS 8.17, SO nor sonde.*"
             );
-            let ty = lookup(Kind::Alert, &path)
-                .unwrap_or_else(|| panic!("{name}: {path} has no mapping"));
-            let items = match value {
-                Value::Array(items) => items.iter().collect(),
-                one => vec![one],
-            };
-            for item in items {
-                assert!(
-                    fits(ty, item),
-                    "{name}: {path} is mapped {ty:?} but is {item}"
-                );
-            }
+        }
+        assert_mapped(Kind::Alert, name, &doc);
+    }
+}
+
+/// Every field of `doc` has an explicit mapping for `kind`, and its value
+/// (each item of an array) is what Elasticsearch takes for that type.
+fn assert_mapped(kind: sonde_common::ecs::fields::Kind, name: &str, doc: &Value) {
+    for (path, value) in flatten(doc) {
+        let ty = sonde_common::ecs::fields::lookup(kind, &path)
+            .unwrap_or_else(|| panic!("{name}: {path} has no mapping in ecs::fields"));
+        let items = match value {
+            Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        for item in items {
+            assert!(
+                fits(ty, item),
+                "{name}: {path} is mapped {ty:?} but the value is {item}"
+            );
         }
     }
 }

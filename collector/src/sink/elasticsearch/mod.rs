@@ -185,7 +185,16 @@ impl EsSink {
     }
 
     fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        authorize(&self.settings.auth, request)
+        match &self.settings.auth {
+            Auth::None => request,
+            Auth::Basic { username, password } => {
+                request.basic_auth(username, Some(password.expose()))
+            }
+            Auth::ApiKey(key) => request.header(
+                reqwest::header::AUTHORIZATION,
+                format!("ApiKey {}", key.expose()),
+            ),
+        }
     }
 
     /// A JSON request; the status and the body (JSON or Null).
@@ -390,17 +399,6 @@ impl EsSink {
             request = request.body(ndjson);
         }
         Ok(request)
-    }
-}
-
-fn authorize(auth: &Auth, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    match auth {
-        Auth::None => request,
-        Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
-        Auth::ApiKey(key) => request.header(
-            reqwest::header::AUTHORIZATION,
-            format!("ApiKey {}", key.expose()),
-        ),
     }
 }
 

@@ -12,6 +12,9 @@ use sonde_common::config::{ByteSize, Duration, Problems, Validate};
 use sonde_common::telemetry::{LogConfig, MetricsConfig};
 use sonde_common::tls::{self, TlsFiles};
 
+use crate::classify::DpiSettings;
+use crate::classify::apps::{Applications, AppsError};
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct ProbeConfig {
     pub collector: CollectorLink,
@@ -19,6 +22,8 @@ pub struct ProbeConfig {
     pub capture: Vec<CaptureConfig>,
     #[serde(default)]
     pub flow: FlowConfig,
+    #[serde(default)]
+    pub dpi: DpiConfig,
     #[serde(default)]
     pub community_id: CommunityIdConfig,
     #[serde(default)]
@@ -90,6 +95,31 @@ pub struct FlowConfig {
     /// Idle timeouts per IP protocol, by name (`tcp`, `udp`, `icmp`, `icmpv6`,
     /// `sctp`) or number (`"47"`), overriding `idle_timeout`.
     pub protocol_idle_timeouts: std::collections::BTreeMap<String, Duration>,
+}
+
+/// `[dpi]`: deep packet inspection.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DpiConfig {
+    pub enabled: bool,
+    /// Packets per flow (both directions) that DPI looks at.
+    pub max_packets: u32,
+    /// A file of the user's applications (host names, address ranges), added
+    /// to the built-in list (format: probe/data/applications.toml).
+    pub applications: Option<std::path::PathBuf>,
+    /// Certificates expiring within this long raise "TLS Cert About To Expire".
+    pub cert_expiry_warning: Duration,
+}
+
+impl Default for DpiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_packets: crate::classify::DEFAULT_MAX_PACKETS,
+            applications: None,
+            cert_expiry_warning: Duration::from_secs(30 * 86_400),
+        }
+    }
 }
 
 /// `[community_id]`: must match Suricata's and Zeek's settings to correlate.
@@ -255,6 +285,12 @@ impl Validate for ProbeConfig {
             format!("must be at least 1024 (got {})", f.max_flows)
         });
 
+        p.require(
+            (1..=1024).contains(&self.dpi.max_packets),
+            "dpi.max_packets",
+            || format!("must be between 1 and 1024 (got {})", self.dpi.max_packets),
+        );
+
         let b = &self.buffer;
         p.require(b.max_records >= 1000, "buffer.max_records", || {
             format!("must be at least 1000 (got {})", b.max_records)
@@ -279,11 +315,12 @@ pub fn protocol_number(name: &str) -> Option<u8> {
 }
 
 impl ProbeConfig {
-    /// The flow table settings this config asks for.
-    pub fn flow_settings(&self) -> crate::flow::FlowSettings {
+    /// The flow table settings this config asks for; reads the user's
+    /// applications file.
+    pub fn flow_settings(&self) -> Result<crate::flow::FlowSettings, AppsError> {
         let us = |d: Duration| u64::try_from(d.get().as_micros()).unwrap_or(u64::MAX);
         let f = &self.flow;
-        crate::flow::FlowSettings {
+        Ok(crate::flow::FlowSettings {
             idle_timeout_us: us(f.idle_timeout),
             closed_timeout_us: us(f.closed_timeout),
             active_timeout_us: us(f.active_timeout),
@@ -297,7 +334,23 @@ impl ProbeConfig {
                 self.community_id.seed,
                 self.community_id.encoding.into(),
             ),
-        }
+            dpi: self.dpi_settings()?,
+        })
+    }
+
+    fn dpi_settings(&self) -> Result<DpiSettings, AppsError> {
+        let d = &self.dpi;
+        let apps = match &d.applications {
+            Some(path) => Applications::with_file(path)?,
+            None => Applications::builtin(),
+        };
+        Ok(DpiSettings {
+            enabled: d.enabled,
+            max_packets: d.max_packets,
+            apps: std::sync::Arc::new(apps),
+            cert_expiry_warning_us: u64::try_from(d.cert_expiry_warning.get().as_micros())
+                .unwrap_or(u64::MAX),
+        })
     }
 }
 
@@ -314,6 +367,11 @@ pub fn check_io(config: &ProbeConfig, p: &mut Problems) {
             }
         }
         Err(e) => p.push("collector.tls", e.to_string()),
+    }
+    if let Some(path) = &config.dpi.applications
+        && let Err(e) = Applications::with_file(path)
+    {
+        p.push("dpi.applications", e.to_string());
     }
 }
 

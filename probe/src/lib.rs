@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod check;
+pub mod classify;
 pub mod config;
 pub mod decode;
 pub mod engine;

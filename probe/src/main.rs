@@ -269,13 +269,14 @@ fn capture(args: CaptureArgs) -> u8 {
             stop.store(true, Ordering::Relaxed);
         });
     }
-    let options = LiveOptions {
-        captures,
-        settings: config
-            .as_ref()
-            .map(ProbeConfig::flow_settings)
-            .unwrap_or_default(),
+    let settings = match config.as_ref().map(ProbeConfig::flow_settings).transpose() {
+        Ok(settings) => settings.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("sonde-probe capture: dpi.applications: {e}");
+            return 2;
+        }
     };
+    let options = LiveOptions { captures, settings };
     let observer = sonde_common::ecs::Observer {
         name: args.observer,
         hostname: None,

@@ -29,6 +29,8 @@ pub enum RunError {
     Capture(#[from] crate::capture::CaptureError),
     #[error(transparent)]
     Live(#[from] LiveError),
+    #[error("dpi.applications: {0}")]
+    Applications(#[from] crate::classify::apps::AppsError),
     #[error("no [[capture]] interface in the config and no --replay file")]
     NoCapture,
     #[error("starting the runtime: {0}")]
@@ -81,7 +83,7 @@ pub fn run(
         None => {
             let options = LiveOptions {
                 captures: config.capture.clone(),
-                settings: config.flow_settings(),
+                settings: config.flow_settings()?,
             };
             let ready = |names: &[String]| info!(interfaces = %names.join(", "), "Capturing.");
             live::capture(&options, stop, ready, |flow| {
@@ -111,7 +113,7 @@ fn replay_file(
         |n| n.to_string_lossy().into_owned(),
     );
     let mut source = FileSource::open(path, &name)?;
-    let mut engine = Engine::new(source.link_type(), source.name(), config.flow_settings());
+    let mut engine = Engine::new(source.link_type(), source.name(), config.flow_settings()?);
     let mut records = Vec::new();
     let send = |records: &mut Vec<v1::Flow>| -> Result<(), RunError> {
         for flow in records.drain(..) {

@@ -31,6 +31,8 @@ use std::collections::HashMap;
 
 use sonde_common::community_id::CommunityId;
 
+use crate::classify::DpiSettings;
+
 /// Flow table settings, in microseconds of packet time.
 #[derive(Clone, Debug)]
 pub struct FlowSettings {
@@ -41,6 +43,7 @@ pub struct FlowSettings {
     pub idle_by_protocol: HashMap<u8, u64>,
     pub max_flows: usize,
     pub community_id: CommunityId,
+    pub dpi: DpiSettings,
 }
 
 impl Default for FlowSettings {
@@ -52,6 +55,7 @@ impl Default for FlowSettings {
             idle_by_protocol: HashMap::new(),
             max_flows: 131_072,
             community_id: CommunityId::default(),
+            dpi: DpiSettings::default(),
         }
     }
 }

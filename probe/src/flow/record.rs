@@ -8,6 +8,7 @@ use sonde_proto::v1;
 use super::FlowSettings;
 use super::history::{StateInput, conn_state};
 use super::table::{DirStats, Flow, FlowKey};
+use crate::classify;
 use crate::decode::proto;
 
 fn ip_bytes(ip: IpAddr) -> Vec<u8> {
@@ -83,6 +84,17 @@ pub(super) fn build(
             c2s.bytes + s2c.bytes,
         ),
     });
+    let facts = classify::FlowFacts {
+        ip_protocol: proto,
+        client,
+        server,
+        sent: [flow.sent(0), flow.sent(1)],
+        sent_payload: [flow.sent_payload(0), flow.sent_payload(1)],
+        tcp_flags: flow.tcp_flags,
+        conn_state: state,
+        first_seen_us: flow.interval_us,
+    };
+    let (l7, risks, score) = classify::verdict(flow.dpi.as_deref(), &facts, &settings.dpi);
     v1::Flow {
         interface: interface.to_owned(),
         vlan_id: u32::from(key.vlan()),
@@ -100,9 +112,9 @@ pub(super) fn build(
         community_id: settings.community_id.compute(&tuple).unwrap_or_default(),
         flow_id: flow.id,
         tcp,
-        l7: None,
-        risks: Vec::new(),
-        score: 0,
+        l7,
+        risks,
+        score,
     }
 }
 

@@ -18,6 +18,7 @@ use sonde_proto::v1;
 use super::FlowSettings;
 use super::history::History;
 use super::tcp::TcpFlow;
+use crate::classify::{self, FlowDpi, Transport};
 use crate::decode::{Decoded, proto};
 
 /// No slot.
@@ -104,7 +105,7 @@ const SENT: u8 = 8;
 const PAYLOAD: u8 = 32;
 
 /// One flow. Index 0 of the per-direction arrays is client -> server.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(super) struct Flow {
     pub(super) id: u64,
     /// Start of the current record's interval (first packet, or the last interim).
@@ -116,6 +117,8 @@ pub(super) struct Flow {
     bits: u8,
     pub(super) history: History,
     pub(super) tcp: Option<TcpFlow>,
+    /// DPI state and verdict; allocated at the first payload packet.
+    pub(super) dpi: Option<Box<FlowDpi>>,
 }
 
 impl Flow {
@@ -155,7 +158,7 @@ impl Flow {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Slot {
     key: FlowKey,
     flow: Flow,
@@ -283,6 +286,9 @@ impl FlowTable {
             flow.interval_us = ts_us;
         }
         update(flow, p, from_client, ts_us);
+        if self.settings.dpi.enabled {
+            classify_packet(flow, &slot.key, p, from_client, ts_us, &self.settings.dpi);
+        }
     }
 
     /// Expires idle flows as of `now_us` (a packet timestamp). Cheap when
@@ -456,6 +462,7 @@ impl FlowTable {
             bits: if src_is_lo != flip { CLIENT_IS_LO } else { 0 },
             history,
             tcp: (p.proto == proto::TCP).then(TcpFlow::default),
+            dpi: None,
         }
     }
 }
@@ -505,6 +512,37 @@ fn update(flow: &mut Flow, p: &Decoded<'_>, from_client: bool, ts_us: u64) {
         }
         (None, _) => {}
     }
+}
+
+/// Hands the packet to DPI while the flow is young enough for it.
+fn classify_packet(
+    flow: &mut Flow,
+    key: &FlowKey,
+    p: &Decoded<'_>,
+    from_client: bool,
+    ts_us: u64,
+    settings: &classify::DpiSettings,
+) {
+    let packet_no = flow.dirs[0].packets.saturating_add(flow.dirs[1].packets);
+    if packet_no > settings.max_packets {
+        // DPI is over for this flow: drop its working state once.
+        if flow.dpi.as_ref().is_some_and(|d| d.active()) {
+            classify::finish(&mut flow.dpi);
+        }
+        return;
+    }
+    let (client, server) = (flow.client(key), flow.server(key));
+    let pkt = classify::Packet {
+        payload: p.payload,
+        from_client,
+        transport: Transport::of_ip_protocol(p.proto),
+        client_port: client.1,
+        server_port: server.1,
+        tcp_seq: p.tcp.map(|t| t.seq),
+        ts_us,
+        packet_no,
+    };
+    classify::on_packet(&mut flow.dpi, &pkt, settings);
 }
 
 #[cfg(test)]

@@ -157,11 +157,15 @@ impl Applications {
                     .push(index);
             }
             for ip in &entry.ips {
-                match ip.trim().parse::<IpNet>().or_else(|_| {
-                    ip.trim().parse::<IpAddr>().map(IpNet::from)
-                }) {
+                match ip
+                    .trim()
+                    .parse::<IpNet>()
+                    .or_else(|_| ip.trim().parse::<IpAddr>().map(IpNet::from))
+                {
                     Ok(net) => self.add_net(net.trunc(), index),
-                    Err(_) => problems.push(format!("{}: invalid address range {ip:?}", entry.name)),
+                    Err(_) => {
+                        problems.push(format!("{}: invalid address range {ip:?}", entry.name))
+                    }
                 }
             }
             self.apps.push(AppDef {
@@ -307,7 +311,10 @@ protocols = ["STUN"]
         let mut apps = sample();
         apps.add("user", "[[app]]\nname = \"Mine\"\ncategory = \"Cloud\"\nhosts = [\"cdn.example.com\", \"example.com\"]\n")
             .unwrap();
-        assert_eq!(apps.by_host("a.example.com", Protocol::Tls).map(|a| a.name), Some("Mine"));
+        assert_eq!(
+            apps.by_host("a.example.com", Protocol::Tls).map(|a| a.name),
+            Some("Mine")
+        );
     }
 
     #[test]
@@ -317,7 +324,10 @@ protocols = ["STUN"]
             .add("bad.toml", "[[app]]\nname = \"X\"\nips = [\"300.1.1.1/8\", \"10.0.0.0/8\"]\nprotocols = [\"NOPE\"]\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("bad.toml") && err.contains("300.1.1.1/8") && err.contains("NOPE"), "{err}");
+        assert!(
+            err.contains("bad.toml") && err.contains("300.1.1.1/8") && err.contains("NOPE"),
+            "{err}"
+        );
         assert!(apps.add("bad.toml", "[[app]]\nnme = 1\n").is_err());
     }
 }

@@ -28,9 +28,9 @@ pub(crate) mod protocol;
 mod registry;
 pub(crate) mod risk;
 pub(crate) mod stream;
-mod verdict;
 #[cfg(test)]
 pub(crate) mod testing;
+mod verdict;
 
 // Classifiers, one per protocol family (listed in `registry`).
 mod bittorrent;

@@ -120,16 +120,27 @@ mod tests {
     /// A parser of 4-byte messages: consumes whole messages, returns them.
     fn messages(data: &[u8]) -> (Vec<Vec<u8>>, usize) {
         let whole = data.len() / 4 * 4;
-        let out = data.get(..whole).unwrap_or_default().chunks(4).map(<[u8]>::to_vec).collect();
+        let out = data
+            .get(..whole)
+            .unwrap_or_default()
+            .chunks(4)
+            .map(<[u8]>::to_vec)
+            .collect();
         (out, whole)
     }
 
     #[test]
     fn a_message_split_over_segments_is_parsed_whole() {
         let mut s = Stream::new(64);
-        assert_eq!(s.feed(Some(100), b"abcdef", messages), Ok(Some(vec![b"abcd".to_vec()])));
+        assert_eq!(
+            s.feed(Some(100), b"abcdef", messages),
+            Ok(Some(vec![b"abcd".to_vec()]))
+        );
         assert_eq!(s.buffered(), 2);
-        assert_eq!(s.feed(Some(106), b"gh", messages), Ok(Some(vec![b"efgh".to_vec()])));
+        assert_eq!(
+            s.feed(Some(106), b"gh", messages),
+            Ok(Some(vec![b"efgh".to_vec()]))
+        );
         assert_eq!(s.buffered(), 0);
     }
 
@@ -138,14 +149,20 @@ mod tests {
         let mut s = Stream::new(64);
         s.feed(Some(0), b"abc", messages).unwrap();
         assert_eq!(s.feed(Some(0), b"abc", messages), Ok(None));
-        assert_eq!(s.feed(Some(1), b"bcde", messages), Ok(Some(vec![b"abcd".to_vec()])));
+        assert_eq!(
+            s.feed(Some(1), b"bcde", messages),
+            Ok(Some(vec![b"abcd".to_vec()]))
+        );
     }
 
     #[test]
     fn sequence_numbers_wrap() {
         let mut s = Stream::new(64);
         s.feed(Some(u32::MAX - 1), b"ab", messages).unwrap();
-        assert_eq!(s.feed(Some(0), b"cd", messages), Ok(Some(vec![b"abcd".to_vec()])));
+        assert_eq!(
+            s.feed(Some(0), b"cd", messages),
+            Ok(Some(vec![b"abcd".to_vec()]))
+        );
     }
 
     #[test]
@@ -168,7 +185,10 @@ mod tests {
     #[test]
     fn datagrams_are_parsed_as_they_come() {
         let mut s = Stream::new(8);
-        assert_eq!(s.feed(None, b"abcd", messages), Ok(Some(vec![b"abcd".to_vec()])));
+        assert_eq!(
+            s.feed(None, b"abcd", messages),
+            Ok(Some(vec![b"abcd".to_vec()]))
+        );
         assert_eq!(s.buffered(), 0);
     }
 }

@@ -1,7 +1,11 @@
 //! Test support for classifiers: real captures through the whole pipeline,
 //! the payloads of a capture's packets, and the truncate-at-every-offset check.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test support: a panic is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support: a panic is a failed test"
+)]
 
 use std::path::PathBuf;
 
@@ -19,13 +23,20 @@ pub(crate) fn testdata(rel: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"));
     let path = root.join(rel);
-    assert!(path.exists(), "test data missing: {} (set SONDE_TESTDATA)", path.display());
+    assert!(
+        path.exists(),
+        "test data missing: {} (set SONDE_TESTDATA)",
+        path.display()
+    );
     path
 }
 
 /// Every flow record of `ndpi/pcap/NAME` with default settings.
 pub(crate) fn flows(name: &str) -> Vec<v1::Flow> {
-    flows_of(&testdata(&format!("ndpi/pcap/{name}")), FlowSettings::default())
+    flows_of(
+        &testdata(&format!("ndpi/pcap/{name}")),
+        FlowSettings::default(),
+    )
 }
 
 /// Every flow record of a capture file.

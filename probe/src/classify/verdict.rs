@@ -63,7 +63,11 @@ pub(crate) fn verdict(
         }),
         _ => None,
     }
-    .or_else(|| (!host.is_empty()).then(|| settings.apps.by_host(host, protocol)).flatten())
+    .or_else(|| {
+        (!host.is_empty())
+            .then(|| settings.apps.by_host(host, protocol))
+            .flatten()
+    })
     .or_else(|| settings.apps.by_ip(facts.server.0, protocol))
     .filter(|a| !a.name.eq_ignore_ascii_case(protocol.name()));
 
@@ -150,8 +154,10 @@ fn host_risks(protocol: Protocol, host: &str, risks: &mut Risks) {
     let bare = bare.trim_start_matches('[').trim_end_matches(']');
     if names_a_host && (bare.parse::<IpAddr>().is_ok() || host.parse::<IpAddr>().is_ok()) {
         risks.set_with(Risk::NumericIpHost, host);
-    } else if matches!(protocol, Protocol::Dns | Protocol::Tls | Protocol::Quic | Protocol::Http)
-        && dns::dga::suspicious(bare)
+    } else if matches!(
+        protocol,
+        Protocol::Dns | Protocol::Tls | Protocol::Quic | Protocol::Http
+    ) && dns::dga::suspicious(bare)
     {
         risks.set_with(Risk::SuspiciousDgaDomain, bare);
     }

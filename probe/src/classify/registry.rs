@@ -59,19 +59,19 @@ macro_rules! classifiers {
                 self.probe(pkt)
             }
 
-            pub(crate) fn start_for_test(self) -> Parser {
+            pub(super) fn start_for_test(self) -> Parser {
                 self.start()
             }
         }
 
         /// The state of the parser that claimed a flow.
         #[derive(Debug)]
-        pub(crate) enum Parser {
+        pub(super) enum Parser {
             $($variant(Box<super::$module::Parser>),)*
         }
 
         impl Parser {
-            pub(crate) fn parse(&mut self, pkt: &Packet<'_>, out: &mut Findings) -> Parse {
+            pub(super) fn parse(&mut self, pkt: &Packet<'_>, out: &mut Findings) -> Parse {
                 match self {
                     $(Parser::$variant(p) => p.parse(pkt, out),)*
                 }
@@ -127,7 +127,7 @@ impl Candidates {
 
     /// Probes every remaining candidate with `pkt`: the first to match gets a
     /// fresh parser; those that say no are dropped.
-    pub(crate) fn probe(&mut self, pkt: &Packet<'_>) -> Option<(Kind, Parser)> {
+    pub(super) fn probe(&mut self, pkt: &Packet<'_>) -> Option<(Kind, Parser)> {
         let mut bits = self.0;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;

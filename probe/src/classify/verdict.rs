@@ -172,9 +172,9 @@ fn cert_risks(tls: &v1::TlsInfo, now_us: u64, settings: &DpiSettings, risks: &mu
     }
     let validity = || format!("{} - {}", date(from), date(until));
     if now_us > until || (from != 0 && now_us < from) {
-        risks.set_with(Risk::TlsCertificateExpired, &validity());
+        risks.set_with(Risk::TlsCertificateExpired, validity());
     } else if until - now_us <= settings.cert_expiry_warning_us {
-        risks.set_with(Risk::TlsCertificateAboutToExpire, &validity());
+        risks.set_with(Risk::TlsCertificateAboutToExpire, validity());
     }
 }
 

@@ -1,5 +1,7 @@
 //! Placeholder: this classifier is being written (claims nothing yet).
 
+pub(crate) mod hello;
+
 use super::{Findings, Packet, Parse, Probe, Protocol, Transport};
 
 pub(super) const TRANSPORTS: &[Transport] = &[Transport::Tcp];

@@ -265,6 +265,34 @@ mod tests {
         assert!(!apps.is_empty());
     }
 
+    #[test]
+    fn builtin_names_and_categories_follow_ndpi() {
+        let apps = Applications::builtin();
+        let app = |h| {
+            apps.by_host(h, Protocol::Quic)
+                .map(|a| format!("{}/{}", a.name, a.category))
+        };
+        assert_eq!(app("chat.google.com").as_deref(), Some("GoogleChat/Chat"));
+        assert_eq!(app("www.gstatic.com").as_deref(), Some("Google/Web"));
+        assert_eq!(app("yt3.ggpht.com").as_deref(), Some("YouTube/Media"));
+        assert_eq!(
+            app("googleads.g.doubleclick.net").as_deref(),
+            Some("Google/Advertisement")
+        );
+        assert_eq!(app("e7.whatsapp.net").as_deref(), Some("WhatsApp/Chat"));
+        assert_eq!(
+            app("bolt-prod-s3-eu-west-1.s3.eu-west-1.amazonaws.com").as_deref(),
+            Some("AmazonAWS/Cloud")
+        );
+        assert_eq!(app("localhost"), None);
+        assert_eq!(app("example.org"), None);
+        // Call applications found in STUN payloads have a category by name.
+        assert_eq!(
+            apps.by_name("WhatsAppCall").map(|a| a.category),
+            Some("VoIP")
+        );
+    }
+
     const SAMPLE: &str = r#"
 [[app]]
 name = "Example"

@@ -30,6 +30,7 @@ mod agreement;
 pub mod apps;
 pub(crate) mod cursor;
 mod findings;
+pub mod fuzzing;
 pub(crate) mod protocol;
 mod registry;
 pub(crate) mod risk;

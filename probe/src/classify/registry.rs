@@ -33,6 +33,13 @@ macro_rules! classifiers {
                 }
             }
 
+            /// The classifier's name (its module), as fuzz targets call it.
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => stringify!($module),)*
+                }
+            }
+
             /// The protocol of a flow this classifier claims, by default.
             pub(crate) fn protocol(self) -> Protocol {
                 match self {
@@ -53,7 +60,8 @@ macro_rules! classifiers {
             }
         }
 
-        #[cfg(test)]
+        // Test and fuzzing access: a classifier called directly, without the
+        // candidates' selection.
         impl Kind {
             pub(crate) fn probe_for_test(self, pkt: &Packet<'_>) -> Probe {
                 self.probe(pkt)

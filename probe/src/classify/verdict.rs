@@ -68,7 +68,19 @@ pub(crate) fn verdict(
             .then(|| settings.apps.by_host(host, protocol))
             .flatten()
     })
-    .or_else(|| settings.apps.by_ip(facts.server.0, protocol))
+    .or_else(|| {
+        // A server certificate names its owner even when the SNI does not
+        // (`localhost` served with a certificate of `O=ntop.org`).
+        let tls = findings?.l7.tls.as_ref()?;
+        cert_domains(&tls.server_subject).find_map(|d| settings.apps.by_host(d, protocol))
+    })
+    // nDPI's "Match by IP": an address names the application only when the
+    // payload named no protocol (a TLS flow to Apple's network stays `TLS`).
+    .or_else(|| {
+        (protocol == Protocol::Unknown)
+            .then(|| settings.apps.by_ip(facts.server.0, protocol))
+            .flatten()
+    })
     .filter(|a| !a.name.eq_ignore_ascii_case(protocol.name()));
 
     if protocol != Protocol::Unknown {
@@ -97,13 +109,31 @@ pub(crate) fn verdict(
         protocol.name().to_owned()
     };
     l7.application = app.map(|a| a.name.to_owned()).unwrap_or_default();
-    l7.category = app
-        .map(|a| a.category)
-        .filter(|c| !c.is_empty())
-        .unwrap_or(protocol.category())
-        .to_owned();
+    l7.category = category(protocol, app).to_owned();
     let score = risks.score();
     (Some(l7), risks.to_records(), score)
+}
+
+/// nDPI's category: the application's, except where the master's own
+/// category says more about the flow (a DNS lookup of a Facebook name is
+/// `Network` traffic, mail to Google's servers is `Email`).
+fn category<'a>(protocol: Protocol, app: Option<App<'a>>) -> &'a str {
+    let keeps_own = matches!(protocol.category(), "Network" | "Email")
+        && !matches!(protocol, Protocol::Stun | Protocol::Dtls);
+    match app {
+        Some(a) if !keeps_own && !a.category.is_empty() => a.category,
+        _ => protocol.category(),
+    }
+}
+
+/// The domain-like values of a certificate subject (`CN=*.example.com`,
+/// `O=ntop.org`), without wildcard labels.
+fn cert_domains(subject: &str) -> impl Iterator<Item = &str> {
+    subject
+        .split(',')
+        .filter_map(|rdn| rdn.split_once('=').map(|(_, v)| v.trim()))
+        .map(|v| v.trim_start_matches("*."))
+        .filter(|v| v.contains('.') && v.parse::<IpAddr>().is_err())
 }
 
 /// Risks of the flow's shape: TCP scans and refusals, one-way traffic.
@@ -196,7 +226,74 @@ fn date(us: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
     use super::*;
+
+    fn facts(ip_protocol: u8, server: &str, port: u16) -> FlowFacts {
+        FlowFacts {
+            ip_protocol,
+            client: ("192.168.1.2".parse().unwrap(), 50_000),
+            server: (server.parse().unwrap(), port),
+            sent: [true, true],
+            sent_payload: [true, true],
+            tcp_flags: [0x1b, 0x1b],
+            conn_state: "SF",
+            first_seen_us: 1_700_000_000_000_000,
+        }
+    }
+
+    fn dpi_with(protocol: Protocol, host: &str, subject: &str) -> FlowDpi {
+        let mut dpi = FlowDpi::new(Transport::Tcp);
+        dpi.findings.protocol = protocol;
+        dpi.findings.set_host(host.as_bytes());
+        if !subject.is_empty() {
+            dpi.findings.tls().server_subject = subject.to_owned();
+        }
+        dpi
+    }
+
+    fn name(l7: &v1::L7) -> String {
+        format!("{}.{}/{}", l7.protocol, l7.application, l7.category)
+    }
+
+    #[test]
+    fn an_address_names_the_application_only_without_a_protocol() {
+        let settings = DpiSettings::default();
+        // TLS to Apple's network without an SNI stays TLS, as in nDPI.
+        let tls = dpi_with(Protocol::Tls, "", "");
+        let (l7, _, _) = verdict(Some(&tls), &facts(6, "17.173.66.102", 443), &settings);
+        assert_eq!(name(&l7.unwrap()), "TLS./Web");
+        // Without payload, the address is all there is ("Match by IP").
+        let (l7, _, _) = verdict(None, &facts(6, "17.173.66.102", 443), &settings);
+        assert_eq!(name(&l7.unwrap()), ".Apple/Web");
+    }
+
+    #[test]
+    fn a_certificate_subject_names_the_application_when_the_sni_does_not() {
+        let settings = DpiSettings::default();
+        let tls = dpi_with(
+            Protocol::Tls,
+            "localhost",
+            "C=IT, ST=Some-State, O=ntop.org",
+        );
+        let (l7, _, _) = verdict(Some(&tls), &facts(6, "127.0.0.1", 3001), &settings);
+        assert_eq!(name(&l7.unwrap()), "TLS.ntop/Network");
+    }
+
+    #[test]
+    fn dns_and_mail_keep_their_own_category() {
+        let settings = DpiSettings::default();
+        let dns = dpi_with(Protocol::Dns, "star.c10r.facebook.com", "");
+        let (l7, _, _) = verdict(Some(&dns), &facts(17, "192.0.2.53", 53), &settings);
+        assert_eq!(name(&l7.unwrap()), "DNS.Facebook/Network");
+        let tls = dpi_with(Protocol::Tls, "www.facebook.com", "");
+        let (l7, _, _) = verdict(Some(&tls), &facts(6, "192.0.2.1", 443), &settings);
+        assert_eq!(name(&l7.unwrap()), "TLS.Facebook/SocialNetwork");
+        let smtps = dpi_with(Protocol::Smtps, "mx.google.com", "");
+        let (l7, _, _) = verdict(Some(&smtps), &facts(6, "192.0.2.25", 587), &settings);
+        assert_eq!(name(&l7.unwrap()), "SMTPS.Google/Email");
+    }
 
     #[test]
     fn dates_are_civil() {

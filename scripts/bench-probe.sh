@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# End-to-end benchmark of the probe's decode + flow table, from a file, one
-# core, next to nDPI's ndpiReader (Debian's libndpi-bin) on the same captures:
+# End-to-end benchmark of the probe (decode, flow table, DPI, records), from a
+# file, one core, next to nDPI's ndpiReader (Debian's libndpi-bin) on the same
+# captures:
 #   1. synthetic: 100,000 concurrent TCP flows of 10 small packets each;
-#   2. mixed: the nDPI test captures (real traffic), concatenated 20 times.
-# Prints a markdown table (packets/s and peak RSS, and sonde/nDPI ratios) for
-# docs/benchmarks.md. Usage: scripts/bench-probe.sh [WORKDIR]
+#   2. mixed: the nDPI test captures (real traffic), concatenated 20 times;
+#   3. web: the nDPI captures of TLS, HTTP, DNS and QUIC traffic (real
+#      handshakes, about 470 bytes per packet), concatenated 600 times.
+# Prints a markdown table (packets/s with DPI on and off, peak RSS, and
+# sonde/nDPI ratios) for docs/benchmarks.md. Usage: scripts/bench-probe.sh [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/sonde-bench.XXXXXX")}
@@ -16,8 +19,13 @@ cargo build --release -q -p sonde-probe
 
 synthetic=$work/synthetic-100k.pcap
 mixed=$work/mixed.pcap
+web=$work/web.pcap
 [ -s "$synthetic" ] || python3 scripts/gen-pcap.py "$synthetic" 100000 5 100000 64 >/dev/null
 [ -s "$mixed" ] || python3 scripts/gen-pcap.py --mix "$mixed" 20 "$testdata"/ndpi/pcap/*.pcap >/dev/null
+web_inputs=(443-chrome google_ssl 443-git facebook ssl-cert-name-mismatch quic-29 youtube_quic
+    dns_fragmented dns_long_domainname WebattackSQLinj 6in4tunnel whatsapp_login_chat)
+[ -s "$web" ] || python3 scripts/gen-pcap.py --mix "$web" 600 \
+    $(for n in "${web_inputs[@]}"; do echo "$testdata/ndpi/pcap/$n.pcap"; done) >/dev/null
 
 packets() { target/release/sonde-probe read "$1" --emit none 2>&1 | sed -n 's/.*: \([0-9]*\) packets,.*/\1/p' | head -1; }
 
@@ -35,14 +43,15 @@ measure() {
     echo "$best $rss"
 }
 
-echo "| capture | packets | sonde pkt/s | sonde peak RSS | ndpiReader pkt/s | ndpiReader peak RSS | speed sonde/nDPI | memory sonde/nDPI |"
-echo "|---|---|---|---|---|---|---|---|"
-for pcap in "$synthetic" "$mixed"; do
+echo "| capture | packets | sonde pkt/s (DPI on) | sonde pkt/s (DPI off) | sonde peak RSS | ndpiReader pkt/s | ndpiReader peak RSS | speed sonde/nDPI | memory sonde/nDPI |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for pcap in "$synthetic" "$mixed" "$web"; do
     n=$(packets "$pcap")
-    read -r st sm < <(measure target/release/sonde-probe read "$pcap" --emit none)
-    read -r nt nm < <(measure ndpiReader -q -i "$pcap")
-    awk -v name="$(basename "$pcap")" -v n="$n" -v st="$st" -v sm="$sm" -v nt="$nt" -v nm="$nm" 'BEGIN {
-        sp = (st > 0) ? n / st : 0; np = (nt > 0) ? n / nt : 0;
-        printf "| %s | %d | %.2f M | %.0f MiB | %.2f M | %.0f MiB | %.2f | %.2f |\n",
-            name, n, sp / 1e6, sm / 1024, np / 1e6, nm / 1024, (np > 0 ? sp / np : 0), (nm > 0 ? sm / nm : 0) }'
+    read -r st sm < <(measure taskset -c 0 target/release/sonde-probe read "$pcap" --emit none)
+    read -r ot _ < <(measure taskset -c 0 target/release/sonde-probe read "$pcap" --emit none --no-dpi)
+    read -r nt nm < <(measure taskset -c 0 ndpiReader -q -i "$pcap")
+    awk -v name="$(basename "$pcap")" -v n="$n" -v st="$st" -v ot="$ot" -v sm="$sm" -v nt="$nt" -v nm="$nm" 'BEGIN {
+        sp = (st > 0) ? n / st : 0; op = (ot > 0) ? n / ot : 0; np = (nt > 0) ? n / nt : 0;
+        printf "| %s | %d | %.2f M | %.2f M | %.0f MiB | %.2f M | %.0f MiB | %.2f | %.2f |\n",
+            name, n, sp / 1e6, op / 1e6, sm / 1024, np / 1e6, nm / 1024, (np > 0 ? sp / np : 0), (nm > 0 ? sm / nm : 0) }'
 done

@@ -103,6 +103,13 @@ struct ReadArgs {
     /// Community ID seed (must match Suricata's to correlate).
     #[arg(long, default_value_t = 0)]
     community_id_seed: u16,
+    /// Turn deep packet inspection off (flows keep only what the IP protocol
+    /// tells: ICMP, TCP scans...).
+    #[arg(long)]
+    no_dpi: bool,
+    /// Applications file extending the built-in list (as `[dpi] applications`).
+    #[arg(long, value_name = "FILE")]
+    applications: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -127,14 +134,25 @@ fn main() -> ExitCode {
 }
 
 fn read_file(args: ReadArgs) -> u8 {
+    let mut settings = FlowSettings {
+        community_id: CommunityId::new(args.community_id_seed, Encoding::Base64),
+        ..FlowSettings::default()
+    };
+    settings.dpi.enabled = !args.no_dpi;
+    if let Some(path) = &args.applications {
+        match sonde_probe::classify::apps::Applications::with_file(path) {
+            Ok(apps) => settings.dpi.apps = std::sync::Arc::new(apps),
+            Err(e) => {
+                eprintln!("sonde-probe read: {e}");
+                return 2;
+            }
+        }
+    }
     let options = ReadOptions {
         emit: args.emit,
         observer: args.observer,
         interface: args.interface,
-        settings: FlowSettings {
-            community_id: CommunityId::new(args.community_id_seed, Encoding::Base64),
-            ..FlowSettings::default()
-        },
+        settings,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -3,8 +3,9 @@
 //! or KRB-ERROR (30) (§5.4.1, §5.4.2, §5.9.1), with protocol version 5; over
 //! TCP each message follows a 4-byte length (§7.2.2).
 //!
-//! Extracted, as nDPI prints them (`realm\name`): `kerberos.realm` and
-//! `kerberos.cname` (a host's `NAME$` account without its `$`), plus
+//! Extracted, as nDPI prints them (`realm\name`, lowercase):
+//! `kerberos.realm` and `kerberos.cname` (a host's `NAME$` account without
+//! its `$`), plus
 //! `kerberos.sname` (the service asked for) and `kerberos.error_code`.
 //! DPI ends at the first reply (or error) from the KDC.
 
@@ -186,7 +187,7 @@ fn req_body(mut body: Cursor<'_>, out: &mut Findings) -> Result<()> {
 /// Realm ::= KerberosString (GeneralString, §5.2.1).
 fn realm(mut field: Cursor<'_>, out: &mut Findings) -> Result<()> {
     let name = ber::expect(&mut field, 0x1b)?.rest();
-    out.extra("kerberos.realm", name);
+    out.extra("kerberos.realm", &name.to_ascii_lowercase());
     Ok(())
 }
 
@@ -206,9 +207,13 @@ fn principal(mut field: Cursor<'_>, key: &str, out: &mut Findings) -> Result<()>
         }
         joined.extend_from_slice(ber::expect(&mut names, 0x1b)?.rest());
     }
-    // nDPI shows a machine account (`HOST$`) as the host's name.
-    let shown = joined.strip_suffix(b"$").unwrap_or(&joined);
-    out.extra(key, shown);
+    // nDPI shows a machine account (`HOST$`) as the host's name, and client
+    // names in lowercase.
+    let mut shown = joined.strip_suffix(b"$").unwrap_or(&joined).to_vec();
+    if key == "kerberos.cname" {
+        shown.make_ascii_lowercase();
+    }
+    out.extra(key, &shown);
     Ok(())
 }
 
@@ -236,15 +241,17 @@ mod tests {
         assert_eq!(extra(a, "kerberos.realm"), "happycraft.org");
         assert_eq!(extra(a, "kerberos.cname"), "johnson-pc");
         assert_eq!(extra(a, "kerberos.sname"), "krbtgt/happycraft.org");
+        // The KDC asked for pre-authentication (KDC_ERR_PREAUTH_REQUIRED).
+        assert_eq!(extra(a, "kerberos.error_code"), "25");
         // nDPI: [happycraft\theresa.johnson]
         let b = flows.iter().find(|f| port(f, 49188)).unwrap();
         assert_eq!(l7_name(b), "Kerberos");
         assert_eq!(extra(b, "kerberos.cname"), "theresa.johnson");
-        assert!(
-            extra(b, "kerberos.realm").eq_ignore_ascii_case("happycraft"),
-            "{}",
-            extra(b, "kerberos.realm")
-        );
+        assert_eq!(extra(b, "kerberos.realm"), "happycraft");
+        // nDPI: [happycraft.org\johnson-pc] from HAPPYCRAFT.ORG / JOHNSON-PC$.
+        let c = flows.iter().find(|f| port(f, 49171)).unwrap();
+        assert_eq!(extra(c, "kerberos.realm"), "happycraft.org");
+        assert_eq!(extra(c, "kerberos.cname"), "johnson-pc");
         // Every flow nDPI found by DPI (its first message is a request).
         for p in [
             49171, 49160, 49176, 49157, 49166, 49181, 49187, 49158, 49167, 49182,

@@ -262,6 +262,31 @@ mod tests {
     }
 
     #[test]
+    fn the_same_messages_over_udp_need_no_length_prefix() {
+        let p = payloads("kerberos.pcap");
+        let (req, rep) = (&p[0], &p[1]);
+        let mut udp = req.clone();
+        udp.transport = Transport::Udp;
+        udp.tcp_seq = None;
+        udp.payload = req.payload[4..].to_vec();
+        assert_eq!(probe(&udp.view(true)), Probe::Match);
+        let mut parser = Parser::default();
+        let mut out = Findings::default();
+        assert_eq!(parser.parse(&udp.view(true), &mut out), Parse::Incomplete);
+        let mut reply = rep.clone();
+        reply.transport = Transport::Udp;
+        reply.tcp_seq = None;
+        reply.payload = rep.payload[4..].to_vec();
+        assert_eq!(parser.parse(&reply.view(false), &mut out), Parse::Done);
+        assert_eq!(out.l7.extra["kerberos.cname"], "johnson-pc");
+        // The TCP framing is required over TCP, and absent over UDP.
+        assert_eq!(probe(&req.view(true)), Probe::Match);
+        let mut framed_udp = req.clone();
+        framed_udp.transport = Transport::Udp;
+        assert_eq!(probe(&framed_udp.view(true)), Probe::NoMatch);
+    }
+
+    #[test]
     fn cut_messages_are_never_done() {
         let p = payloads("kerberos.pcap");
         for pkt in p.iter().filter(|p| p.dst_port == 88).take(3) {

@@ -156,6 +156,38 @@ mod tests {
     }
 
     #[test]
+    fn a_cldap_ping_over_udp_is_ldap_with_its_base() {
+        // RFC 4511 §4.5.1 SearchRequest, as an AD "LDAP ping" (MS-ADTS
+        // §6.3.3): messageID 1, baseObject "", scope base, filter
+        // (objectClass=*) as a present filter, no attributes.
+        let msg = b"\x30\x25\x02\x01\x01\x63\x20\x04\x00\x0a\x01\x00\x0a\x01\x00\x02\x01\x00\x02\x01\x00\x01\x01\x00\x87\x0bobjectClass\x30\x00";
+        let pkt = Packet {
+            payload: msg,
+            from_client: true,
+            transport: Transport::Udp,
+            client_port: 50_000,
+            server_port: 389,
+            tcp_seq: None,
+            ts_us: 0,
+            packet_no: 1,
+        };
+        assert_eq!(probe(&pkt), Probe::Match);
+        let mut out = Findings::default();
+        assert_eq!(Parser::default().parse(&pkt, &mut out), Parse::Incomplete);
+        assert_eq!(out.protocol, Protocol::Ldap);
+        // An empty base DN is not worth a field.
+        assert!(!out.l7.extra.contains_key("ldap.base_dn"));
+        // A response op from the client is not LDAP.
+        assert_eq!(
+            probe(&Packet {
+                from_client: false,
+                ..pkt
+            }),
+            Probe::NoMatch
+        );
+    }
+
+    #[test]
     fn cut_messages_never_panic() {
         for p in payloads("log4j-webapp-exploit.pcap")
             .iter()

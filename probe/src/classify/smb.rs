@@ -297,6 +297,56 @@ mod tests {
     }
 
     #[test]
+    fn a_session_request_on_139_names_both_ends_then_smb_decides() {
+        // RFC 1002 §4.3.2: called "*SMBSERVER", calling "CLIENT".
+        let encode = |name: &[u8]| {
+            let mut padded = name.to_vec();
+            padded.resize(16, b' ');
+            let mut out = vec![32u8];
+            for b in padded {
+                out.extend_from_slice(&[b'A' + (b >> 4), b'A' + (b & 0xf)]);
+            }
+            out.push(0);
+            out
+        };
+        let mut body = encode(b"*SMBSERVER");
+        body.extend(encode(b"CLIENT"));
+        let mut req = vec![0x81, 0, 0, body.len() as u8];
+        req.extend(body);
+        let mut smb = vec![0, 0, 0, 40, 0xff, b'S', b'M', b'B', 0x72];
+        smb.resize(44, 0);
+        let pkt = |payload: &'static [u8], from_client| Packet {
+            payload,
+            from_client,
+            transport: Transport::Tcp,
+            client_port: 50_000,
+            server_port: 139,
+            tcp_seq: None,
+            ts_us: 0,
+            packet_no: 1,
+        };
+        let (req, smb): (&'static [u8], &'static [u8]) = (req.leak(), smb.leak());
+        assert_eq!(probe(&pkt(req, true)), Probe::Match);
+        let mut parser = Parser::default();
+        let mut f = Findings::default();
+        assert_eq!(parser.parse(&pkt(req, true), &mut f), Parse::Incomplete);
+        assert_eq!(f.protocol, Protocol::NetBios);
+        assert_eq!(f.l7.extra["netbios.called_name"], "*SMBSERVER");
+        assert_eq!(f.l7.extra["netbios.calling_name"], "CLIENT");
+        // Positive session response, then the SMB negotiation.
+        assert_eq!(
+            parser.parse(&pkt(b"\x82\0\0\0", false), &mut f),
+            Parse::Incomplete
+        );
+        assert_eq!(parser.parse(&pkt(smb, true), &mut f), Parse::Done);
+        assert_eq!(f.sub_protocol, Some(Protocol::SmbV1));
+        // Not on another port.
+        let mut elsewhere = pkt(req, true);
+        elsewhere.server_port = 4000;
+        assert_eq!(probe(&elsewhere), Probe::NoMatch);
+    }
+
+    #[test]
     fn cut_messages_never_panic() {
         for name in ["smbv1.pcap", "smb_deletefile.pcap"] {
             for p in payloads(name).iter().take(4) {

@@ -368,6 +368,28 @@ mod tests {
     }
 
     #[test]
+    fn a_kexinit_split_over_small_segments_is_reassembled() {
+        let p = payloads("ssh.pcap");
+        let client: Vec<_> = p.iter().filter(|p| p.dst_port == 8000).take(2).collect();
+        let mut parser = Parser::default();
+        let mut out = Findings::default();
+        let mut seq = client[0].tcp_seq.unwrap();
+        // The identification line, then the KEXINIT in 100-byte segments.
+        let bytes: Vec<u8> = client.iter().flat_map(|p| p.payload.clone()).collect();
+        for chunk in bytes.chunks(100) {
+            let mut pkt = client[0].clone();
+            pkt.payload = chunk.to_vec();
+            pkt.tcp_seq = Some(seq);
+            seq = seq.wrapping_add(chunk.len() as u32);
+            assert_eq!(parser.parse(&pkt.view(true), &mut out), Parse::Incomplete);
+        }
+        assert_eq!(
+            out.l7.extra["ssh.hassh_client"],
+            "c11b200866cf918393e62ea25d851d90"
+        );
+    }
+
+    #[test]
     fn versions_are_judged_like_ndpi() {
         let old = |s: &[u8]| Ident::parse(s).unwrap().obsolete();
         assert!(old(b"SSH-2.0-OpenSSH_5.3"));

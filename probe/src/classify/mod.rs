@@ -28,6 +28,7 @@
 #[cfg(test)]
 mod agreement;
 pub mod apps;
+mod ber;
 pub(crate) mod cursor;
 mod findings;
 pub mod fuzzing;
@@ -45,6 +46,7 @@ mod dhcp;
 mod dns;
 mod http;
 mod kerberos;
+mod ldap;
 mod mail;
 mod misc_tcp;
 mod misc_udp;

@@ -97,6 +97,7 @@ classifiers! {
     Smb => smb,
     NetBios => netbios,
     Kerberos => kerberos,
+    Ldap => ldap,
     Mail => mail,
     MiscTcp => misc_tcp,
     Dhcp => dhcp,

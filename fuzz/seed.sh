@@ -102,7 +102,63 @@ for path in paths:
         write("corpus/flow_engine", blob)
         flow_n += 1
 print(f"read {files} captures: {decode_n} decode seeds, {flow_n} flow_engine seeds", file=sys.stderr)
+
+
+def transport(frame):
+    """(is_tcp, sport, dport, payload) of an Ethernet frame (VLAN tags,
+    IPv4 without fragments, IPv6 without extension headers), or None."""
+    off, etype = 14, struct.unpack("!H", frame[12:14])[0] if len(frame) >= 14 else 0
+    while etype in (0x8100, 0x88A8) and len(frame) >= off + 4:
+        etype, off = struct.unpack("!H", frame[off + 2:off + 4])[0], off + 4
+    if etype == 0x0800 and len(frame) >= off + 20:
+        ihl, proto = (frame[off] & 15) * 4, frame[off + 9]
+        total = struct.unpack("!H", frame[off + 2:off + 4])[0]
+        l4, end = off + ihl, min(len(frame), off + total)
+    elif etype == 0x86DD and len(frame) >= off + 40:
+        proto, l4 = frame[off + 6], off + 40
+        end = min(len(frame), l4 + struct.unpack("!H", frame[off + 4:off + 6])[0])
+    else:
+        return None
+    if proto == 6 and end >= l4 + 20:
+        sport, dport = struct.unpack("!HH", frame[l4:l4 + 4])
+        return True, sport, dport, frame[l4 + (frame[l4 + 12] >> 4) * 4:end]
+    if proto == 17 and end >= l4 + 8:
+        sport, dport = struct.unpack("!HH", frame[l4:l4 + 4])
+        return False, sport, dport, frame[l4 + 8:end]
+    return None
+
+
+# classify_*: the payloads of each flow's first packets, in the targets'
+# framing (flags: bit 0 server, bit 1 TCP; 2-byte length; bytes).
+targets = [f[:-3] for f in sorted(os.listdir("fuzz_targets")) if f.startswith("classify_")]
+for t in targets:
+    os.makedirs(os.path.join("corpus", t), exist_ok=True)
+classify_n = 0
+for path in paths:
+    with open(path, "rb") as f:
+        data = f.read()
+    parsed = pcap(data) or pcapng(data)
+    if not parsed or parsed[0] != 1:
+        continue
+    flows = {}
+    for _, frame in parsed[1]:
+        t = transport(frame)
+        if not t or not t[3]:
+            continue
+        is_tcp, sport, dport, payload = t
+        key = (is_tcp, min(sport, dport), max(sport, dport))
+        first = flows.setdefault(key, [sport, []])
+        if len(first[1]) < 8:
+            flags = (0 if sport == first[0] else 1) | (2 if is_tcp else 0)
+            payload = payload[:2047]
+            first[1].append(struct.pack("!BH", flags, len(payload)) + payload)
+    for _, packets in flows.values():
+        blob = b"".join(packets)
+        for t in targets:
+            write(os.path.join("corpus", t), blob)
+        classify_n += 1
+print(f"{classify_n} classify seeds for each of {len(targets)} classify_* targets", file=sys.stderr)
 PY
-for t in decode flow_engine proto_batch config; do
+for t in decode flow_engine proto_batch config $(cd fuzz_targets && ls classify_*.rs 2>/dev/null | sed 's/\.rs$//'); do
     echo "corpus/$t: $(ls "corpus/$t" | wc -l) inputs"
 done

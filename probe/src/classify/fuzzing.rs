@@ -84,4 +84,13 @@ mod tests {
         }
         assert!(!run("no such classifier", &[]));
     }
+
+    /// Lists the names for fuzz/gen-classify-targets.sh.
+    #[test]
+    fn classifier_names() {
+        for name in classifiers() {
+            println!("classifier: {name}");
+        }
+        assert!(classifiers().contains(&"tls"));
+    }
 }

@@ -85,12 +85,18 @@ pub(crate) fn verdict(
 
     if protocol != Protocol::Unknown {
         host_risks(protocol, host, &mut risks);
-        if !protocol.standard_port(facts.transport(), facts.server.1)
-            && !protocol.standard_port(facts.transport(), facts.client.1)
+        // A sub-protocol has its own ports (SMBv2 on 445 inside NetBIOS,
+        // whose own TCP port is 139).
+        let ported = findings.and_then(|f| f.sub_protocol).unwrap_or(protocol);
+        if !ported.standard_port(facts.transport(), facts.server.1)
+            && !ported.standard_port(facts.transport(), facts.client.1)
         {
             risks.set(Risk::KnownProtocolOnNonStandardPort);
         }
-        if protocol.is_unsafe() {
+        let sub_unsafe = findings
+            .and_then(|f| f.sub_protocol)
+            .is_some_and(Protocol::is_unsafe);
+        if protocol.is_unsafe() || sub_unsafe {
             risks.set(Risk::UnsafeProtocol);
         }
     }

@@ -102,6 +102,9 @@ pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
     };
     match first {
         Ok(()) => Probe::Match,
+        // Over TCP the rest of the message follows in the next segments,
+        // which a probe (stateless) could not recognise on their own.
+        Err(Error::Truncated) if pkt.transport == Transport::Tcp => Probe::Match,
         Err(Error::Truncated) => Probe::Unsure,
         Err(Error::Malformed) => Probe::NoMatch,
     }

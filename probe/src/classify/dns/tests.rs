@@ -138,7 +138,12 @@ fn every_cut_of_a_query_or_response_is_safe() {
             let results = every_prefix(Kind::Dns, p, from_client);
             let is_tcp = p.transport == Transport::Tcp;
             for (len, r) in results.iter().enumerate() {
-                if is_tcp || len + 1 == results.len() {
+                if len + 1 == results.len() {
+                    continue;
+                }
+                if is_tcp {
+                    // A cut TCP message waits for the rest.
+                    assert_ne!(*r, Parse::Done, "{name}: cut at {len}");
                     continue;
                 }
                 // A cut header or question is never taken for a message.
@@ -226,4 +231,99 @@ fn a_long_first_label_is_suspicious_traffic() {
     );
     assert!(out.risks.has(Risk::DnsSuspiciousTraffic));
     assert_eq!(out.l7.dns.as_ref().unwrap().query_type, "TXT");
+}
+
+fn query(name: &[u8], qtype: u16, flags: u16) -> Vec<u8> {
+    let mut msg = vec![0xab, 0xcd];
+    msg.extend_from_slice(&flags.to_be_bytes());
+    msg.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split(|&b| b == b'.') {
+        msg.push(label.len() as u8);
+        msg.extend_from_slice(label);
+    }
+    msg.push(0);
+    msg.extend_from_slice(&qtype.to_be_bytes());
+    msg.extend_from_slice(&[0, 1]);
+    msg
+}
+
+#[test]
+fn llmnr_queries_are_llmnr() {
+    let p = OwnedPacket {
+        payload: query(b"wpad", 1, 0),
+        src_port: 50000,
+        dst_port: 5355,
+        transport: Transport::Udp,
+        tcp_seq: None,
+        ts_us: 0,
+    };
+    assert_eq!(probe(&p.view(true)), Probe::Match);
+    let mut out = Findings::default();
+    assert_eq!(
+        Parser::default().parse(&p.view(true), &mut out),
+        Parse::Done
+    );
+    assert_eq!(out.protocol, Protocol::Llmnr);
+    assert_eq!(out.host, "wpad");
+}
+
+#[test]
+fn an_mdns_announcement_is_named_by_its_first_record() {
+    // A response without a question: one PTR record.
+    let mut msg = vec![0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+    msg.extend_from_slice(b"\x05_raop\x04_tcp\x05local\x00\x00\x0c\x00\x01\x00\x00\x11\x94");
+    msg.extend_from_slice(b"\x00\x07\x04host\xc0\x0c");
+    let p = OwnedPacket {
+        payload: msg,
+        src_port: 5353,
+        dst_port: 5353,
+        transport: Transport::Udp,
+        tcp_seq: None,
+        ts_us: 0,
+    };
+    assert_eq!(probe(&p.view(true)), Probe::Match);
+    let mut out = Findings::default();
+    assert_eq!(
+        Parser::default().parse(&p.view(true), &mut out),
+        Parse::Done
+    );
+    assert_eq!(out.protocol, Protocol::Mdns);
+    assert_eq!(out.host, "_raop._tcp.local");
+    let answers = &out.l7.dns.as_ref().unwrap().answers;
+    assert_eq!(answers[0].data, "host._raop._tcp.local");
+    assert_eq!(answers[0].r#type, "PTR");
+}
+
+#[test]
+fn a_tcp_query_split_over_segments_is_reassembled() {
+    let msg = query(b"www.example.org", 65, 0x0100);
+    let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&msg);
+    let (a, b) = framed.split_at(20);
+    let seg = |payload: &[u8], seq: u32| OwnedPacket {
+        payload: payload.to_vec(),
+        src_port: 50000,
+        dst_port: 53,
+        transport: Transport::Tcp,
+        tcp_seq: Some(seq),
+        ts_us: 0,
+    };
+    let (first, second) = (seg(a, 1000), seg(b, 1020));
+    assert_eq!(probe(&first.view(true)), Probe::Match);
+    let mut parser = Parser::default();
+    let mut out = Findings::default();
+    assert_eq!(parser.parse(&first.view(true), &mut out), Parse::Incomplete);
+    assert!(out.host.is_empty());
+    assert_eq!(
+        parser.parse(&second.view(true), &mut out),
+        Parse::Incomplete
+    );
+    assert_eq!(out.host, "www.example.org");
+    assert_eq!(out.l7.dns.as_ref().unwrap().query_type, "HTTPS");
+    // A segment after a gap ends DPI with what was read.
+    assert_eq!(
+        parser.parse(&seg(b"xx", 9000).view(true), &mut out),
+        Parse::Skip
+    );
+    assert_eq!(out.host, "www.example.org");
 }

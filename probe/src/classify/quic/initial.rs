@@ -128,7 +128,7 @@ fn expand_label(prk: &hkdf::Prk, label: &[u8], out: &mut [u8]) -> Result<()> {
 
 /// The client's Initial secret (RFC 9001 §5.2):
 /// `HKDF-Expand-Label(HKDF-Extract(salt, dcid), "client in", "", 32)`.
-fn client_initial_secret(salt: &[u8], dcid: &[u8]) -> Result<[u8; 32]> {
+pub(super) fn client_initial_secret(salt: &[u8], dcid: &[u8]) -> Result<[u8; 32]> {
     let initial = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(dcid);
     let mut secret = [0u8; 32];
     expand_label(&initial, b"client in", &mut secret)?;
@@ -137,7 +137,7 @@ fn client_initial_secret(salt: &[u8], dcid: &[u8]) -> Result<[u8; 32]> {
 
 /// The raw key material of a client Initial secret: packet key, IV and
 /// header protection key (RFC 9001 §5.1, labels of RFC 9369 §3.3.2 for v2).
-fn key_material(secret: &[u8; 32], v2: bool) -> Result<([u8; 16], [u8; 12], [u8; 16])> {
+pub(super) fn key_material(secret: &[u8; 32], v2: bool) -> Result<([u8; 16], [u8; 12], [u8; 16])> {
     let prk = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, secret);
     let (key_label, iv_label, hp_label): (&[u8], &[u8], &[u8]) = if v2 {
         (b"quicv2 key", b"quicv2 iv", b"quicv2 hp")

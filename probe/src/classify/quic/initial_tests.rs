@@ -144,3 +144,60 @@ fn connection_ids_longer_than_20_bytes_are_malformed() {
     );
     assert!(Keys::client(&protection(version::V1), &[0u8; 21]).is_err());
 }
+
+/// Protects `frames` as a client Initial of `version` (test-only inverse of
+/// [`Keys::open`]): header with `dcid`, no token, a 4-byte packet number;
+/// keys derived from `key_dcid` (a client keeps its first DCID's keys when
+/// the server gives it a new DCID, RFC 9001 §5.2).
+pub(in super::super) fn seal_initial(
+    version: u32,
+    dcid: &[u8],
+    key_dcid: &[u8],
+    pn: u32,
+    frames: &[u8],
+) -> Vec<u8> {
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
+    let p = protection(version);
+    let secret = client_initial_secret(p.salt, key_dcid).unwrap();
+    let (key, iv, hp) = key_material(&secret, p.v2_labels).unwrap();
+    let mut packet = vec![0xc0 | (p.initial_type << 4) | 0x03];
+    packet.extend_from_slice(&version.to_be_bytes());
+    packet.push(dcid.len() as u8);
+    packet.extend_from_slice(dcid);
+    packet.extend_from_slice(&[0, 0]); // no SCID, no token
+    let length = 4 + frames.len() + 16;
+    packet.extend_from_slice(&(0x4000 | length as u16).to_be_bytes());
+    let pn_offset = packet.len();
+    packet.extend_from_slice(&pn.to_be_bytes());
+    let mut nonce = iv;
+    for (n, b) in nonce.iter_mut().rev().zip(pn.to_be_bytes().iter().rev()) {
+        *n ^= b;
+    }
+    let aead = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &key).unwrap());
+    let mut body = frames.to_vec();
+    aead.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(&packet),
+        &mut body,
+    )
+    .unwrap();
+    packet.extend_from_slice(&body);
+    let hp = HeaderProtectionKey::new(&AES_128, &hp).unwrap();
+    let sample = packet.get(pn_offset + 4..pn_offset + 20).unwrap();
+    let mask = hp.new_mask(sample).unwrap();
+    *packet.first_mut().unwrap() ^= mask[0] & 0x0f;
+    for (b, m) in packet.iter_mut().skip(pn_offset).zip(&mask[1..]) {
+        *b ^= m;
+    }
+    packet
+}
+
+#[test]
+fn a_sealed_packet_opens_to_its_frames() {
+    let frames = [0x01u8; 40];
+    let packet = seal_initial(version::V2, &DCID, &DCID, 7, &frames);
+    let mut c = Cursor::new(&packet);
+    let long = long_packet(&mut c, 1).unwrap();
+    let keys = Keys::client(&protection(version::V2), &DCID).unwrap();
+    assert_eq!(keys.open(&long).unwrap(), frames);
+}

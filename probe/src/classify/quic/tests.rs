@@ -337,3 +337,80 @@ fn server_packets_and_short_headers_end_nothing_early() {
     let short = [0x40u8; 60];
     assert_eq!(parser.parse(&client(&short), &mut out), Parse::Skip);
 }
+
+/// A CRYPTO frame (RFC 9000 §19.6) with 2-byte varints.
+fn crypto_frame(offset: usize, data: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x06];
+    f.extend_from_slice(&(0x4000 | offset as u16).to_be_bytes());
+    f.extend_from_slice(&(0x4000 | data.len() as u16).to_be_bytes());
+    f.extend_from_slice(data);
+    f
+}
+
+#[test]
+fn a_client_hello_split_over_shuffled_frames_and_coalesced_initials_is_reassembled() {
+    use super::initial::tests::seal_initial;
+    // A 3000-byte "ClientHello": type 1, length, then filler naming a host.
+    let mut hello = vec![1, 0, 0x0b, 0xb4];
+    hello.extend(b"split.example".iter().cycle().take(2996));
+    let part = |a: usize, b: usize| hello.get(a..b).unwrap();
+    let dcid = [7u8; 8];
+    // Datagram 1: frames out of order, with PING and PADDING, padded.
+    let mut frames = crypto_frame(1500, part(1500, 2000));
+    frames.push(0x01);
+    frames.extend(crypto_frame(0, part(0, 600)));
+    frames.resize(1250, 0);
+    let first = seal_initial(version::V1, &dcid, &dcid, 0, &frames);
+    // Datagram 2: two coalesced Initials (RFC 9000 §12.2), the second
+    // under the DCID the server chose, still with the first DCID's keys.
+    let mut second = seal_initial(
+        version::V1,
+        &dcid,
+        &dcid,
+        1,
+        &crypto_frame(600, part(600, 1500)),
+    );
+    second.extend(seal_initial(
+        version::V1,
+        &[9u8; 5],
+        &dcid,
+        2,
+        &crypto_frame(2000, part(2000, 3000)),
+    ));
+    let mut parser = Parser::default();
+    let mut out = Findings::default();
+    assert_eq!(probe(&client(&first)), Probe::Match);
+    assert_eq!(parser.parse(&client(&first), &mut out), Parse::Incomplete);
+    assert_eq!(parser.parse(&client(&second), &mut out), Parse::Done);
+    assert_eq!(client_hello(&parser), hello);
+    assert_eq!(extra(&out, "quic.version"), "V-1");
+}
+
+#[test]
+fn a_client_hello_that_never_completes_is_given_up() {
+    use super::initial::tests::seal_initial;
+    let mut hello = vec![1, 0, 0x0b, 0xb4];
+    hello.resize(3000, 0x41);
+    let dcid = [7u8; 8];
+    let mut frames = crypto_frame(0, hello.get(..1000).unwrap());
+    frames.resize(1200, 0);
+    let packet = seal_initial(version::V1, &dcid, &dcid, 0, &frames);
+    let mut parser = Parser::default();
+    let mut out = Findings::default();
+    let verdicts: Vec<Parse> = (0..=MAX_CLIENT_PACKETS)
+        .map(|_| parser.parse(&client(&packet), &mut out))
+        .collect();
+    assert_eq!(verdicts.last(), Some(&Parse::Skip));
+    assert!(
+        verdicts
+            .iter()
+            .rev()
+            .skip(1)
+            .all(|v| *v == Parse::Incomplete)
+    );
+    // A CRYPTO frame past the 16 KiB bound stops the reading.
+    let far = crypto_frame(0x3fff, b"xy");
+    let packet = seal_initial(version::V1, &dcid, &dcid, 0, &far);
+    let parsed = Parser::default().parse(&client(&packet), &mut Findings::default());
+    assert_eq!(parsed, Parse::Skip);
+}

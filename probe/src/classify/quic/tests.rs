@@ -11,9 +11,9 @@
 use super::initial::tests::{RFC9001_CLIENT_INITIAL, RFC9369_CLIENT_INITIAL};
 use super::*;
 use crate::classify::Kind;
-use crate::classify::testing::{OwnedPacket, every_prefix, flows, l7_name, payloads};
+use crate::classify::testing::{OwnedPacket, every_prefix};
 
-fn client(payload: &[u8]) -> Packet<'_> {
+pub(super) fn client(payload: &[u8]) -> Packet<'_> {
     Packet {
         payload,
         from_client: true,
@@ -29,7 +29,7 @@ fn client(payload: &[u8]) -> Packet<'_> {
 /// Feeds the client packets of one capture flow (by client port) to a
 /// parser until it stops; returns the parser, the findings, the verdict
 /// and how many client packets it read.
-fn run(packets: &[OwnedPacket], client_port: u16) -> (Parser, Findings, Parse, usize) {
+pub(super) fn run(packets: &[OwnedPacket], client_port: u16) -> (Parser, Findings, Parse, usize) {
     let mut parser = Parser::default();
     let mut out = Findings::default();
     let mut verdict = Parse::Incomplete;
@@ -45,7 +45,7 @@ fn run(packets: &[OwnedPacket], client_port: u16) -> (Parser, Findings, Parse, u
 }
 
 /// The reassembled ClientHello of a parser that finished.
-fn client_hello(parser: &Parser) -> &[u8] {
+pub(super) fn client_hello(parser: &Parser) -> &[u8] {
     parser
         .stream
         .message(Framing::TlsClientHello)
@@ -53,11 +53,11 @@ fn client_hello(parser: &Parser) -> &[u8] {
         .expect("a complete ClientHello")
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     super::super::cursor::find(hay, needle).is_some()
 }
 
-fn extra<'a>(out: &'a Findings, key: &str) -> &'a str {
+pub(super) fn extra<'a>(out: &'a Findings, key: &str) -> &'a str {
     out.l7.extra.get(key).map_or("", String::as_str)
 }
 
@@ -132,210 +132,6 @@ fn the_sample_initial_cut_at_every_offset_is_never_done() {
     let (last, cuts) = verdicts.split_last().unwrap();
     assert_eq!(*last, Parse::Done);
     assert!(cuts.iter().all(|v| *v != Parse::Done));
-}
-
-#[test]
-fn a_draft_29_initial_of_a_real_capture_decrypts_to_its_client_hello() {
-    let packets = payloads("quic-29.pcap");
-    let (parser, out, verdict, read) = run(&packets, 36588);
-    assert_eq!((verdict, read), (Parse::Done, 1));
-    assert_eq!(extra(&out, "quic.version"), "Draft-29");
-    let hello = client_hello(&parser);
-    assert!(contains(hello, b"localhost"));
-    assert!(contains(hello, b"h3-29"));
-}
-
-#[test]
-fn a_chrome_client_hello_split_over_initials_is_reassembled() {
-    let packets = payloads("quic_0RTT.pcap");
-    let (parser, out, verdict, read) = run(&packets, 51972);
-    assert_eq!(verdict, Parse::Done);
-    eprintln!("quic_0RTT v1 flow: ClientHello complete after {read} client packets");
-    assert_eq!(extra(&out, "quic.version"), "V-1");
-    assert!(contains(client_hello(&parser), b"ssl.gstatic.com"));
-    // A draft-28 Initial of the same capture (draft-23 salt).
-    let (parser, out, verdict, _) = run(&packets, 60459);
-    assert_eq!(verdict, Parse::Done);
-    assert_eq!(extra(&out, "quic.version"), "Draft-28");
-    assert!(contains(client_hello(&parser), b"abcd"));
-}
-
-#[test]
-fn a_q050_initial_is_decrypted_to_its_chlo() {
-    let packets = payloads("gquic.pcap");
-    let (_, out, verdict, read) = run(&packets, 61097);
-    assert_eq!((verdict, read), (Parse::Done, 1));
-    assert_eq!(out.protocol, Protocol::Quic);
-    assert_eq!(extra(&out, "quic.version"), "Q050");
-    assert_eq!(out.host, "www.gstatic.com");
-    assert_eq!(
-        out.l7.http.as_ref().unwrap().user_agent,
-        "canary Chrome/85.0.4169.0 Windows NT 10.0; Win64; x64"
-    );
-}
-
-#[test]
-fn q035_chlos_give_server_names_and_user_agents() {
-    let packets = payloads("youtube_quic.pcap");
-    for (port, host) in [
-        (56074, "yt3.ggpht.com"),
-        (53859, "googleads.g.doubleclick.net"),
-        (54997, "pagead2.googlesyndication.com"),
-    ] {
-        let (_, out, verdict, read) = run(&packets, port);
-        assert_eq!((verdict, read), (Parse::Done, 1), "{host}");
-        assert_eq!(extra(&out, "quic.version"), "Q035");
-        assert_eq!(out.host, host);
-        assert_eq!(out.l7.tls.as_ref().unwrap().sni, host);
-        assert_eq!(
-            out.l7.http.as_ref().unwrap().user_agent,
-            "beta Chrome/57.0.2987.98 Intel Mac OS X 10_12_3"
-        );
-    }
-}
-
-/// The verdict and server name of each QUIC flow of a capture.
-fn quic_flows(name: &str) -> Vec<(String, String)> {
-    flows(name)
-        .iter()
-        .filter(|f| f.l7.as_ref().is_some_and(|l7| l7.protocol == "QUIC"))
-        .map(|f| {
-            let sni =
-                f.l7.as_ref()
-                    .and_then(|l7| l7.tls.as_ref())
-                    .map_or(String::new(), |t| t.sni.clone());
-            (l7_name(f), sni)
-        })
-        .collect()
-}
-
-#[test]
-fn gquic_flows_of_real_captures_are_quic_with_their_server_names() {
-    let mut gquic = quic_flows("gquic.pcap");
-    gquic.sort();
-    assert_eq!(gquic.len(), 1);
-    assert_eq!(gquic.first().unwrap().1, "www.gstatic.com");
-    let mut youtube: Vec<String> = quic_flows("youtube_quic.pcap")
-        .into_iter()
-        .map(|(_, sni)| sni)
-        .collect();
-    youtube.sort();
-    assert_eq!(
-        youtube,
-        [
-            "googleads.g.doubleclick.net",
-            "pagead2.googlesyndication.com",
-            "yt3.ggpht.com"
-        ]
-    );
-}
-
-#[test]
-#[ignore = "needs the TLS ClientHello parser (merged by the lead)"]
-fn ietf_quic_flows_of_real_captures_are_named_by_their_sni() {
-    let mut found = quic_flows("quic-29.pcap");
-    found.extend(quic_flows("quic_0RTT.pcap"));
-    let mut snis: Vec<&str> = found.iter().map(|(_, sni)| sni.as_str()).collect();
-    snis.sort_unstable();
-    assert_eq!(snis, ["abcd", "localhost", "ssl.gstatic.com"]);
-    let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
-    assert!(names.contains(&"QUIC.Google"), "{names:?}");
-}
-
-#[test]
-fn real_initials_cut_at_every_offset_never_panic_nor_finish() {
-    for (name, port) in [
-        ("quic-29.pcap", 36588),
-        ("quic_0RTT.pcap", 60459),
-        ("quic_0RTT.pcap", 51972),
-        ("gquic.pcap", 61097),
-        ("youtube_quic.pcap", 56074),
-    ] {
-        let packets = payloads(name);
-        let (_, out, _, _) = run(&packets, port);
-        let first = packets
-            .iter()
-            .find(|p| p.src_port == port && probe(&p.view(true)) == Probe::Match)
-            .unwrap();
-        // Where the message is whole: the end of the (protected) Initial,
-        // or of the server name in a cleartext CHLO.
-        let whole = if first.payload.first().is_some_and(|b| b & 0x80 != 0)
-            && extra(&out, "quic.version") != "Q046"
-        {
-            let mut c = Cursor::new(&first.payload);
-            initial::long_packet(&mut c, 0).unwrap();
-            first.payload.len() - c.remaining()
-        } else {
-            let at = super::super::cursor::find(&first.payload, out.host.as_bytes()).unwrap();
-            at + out.host.len()
-        };
-        let verdicts = every_prefix(Kind::Quic, first, true);
-        let done = verdicts.iter().position(|v| *v == Parse::Done).unwrap();
-        assert!(
-            done >= whole,
-            "{name}: done at {done}, message ends at {whole}"
-        );
-        assert!(
-            verdicts.iter().skip(done).all(|v| *v == Parse::Done),
-            "{name}"
-        );
-    }
-}
-
-#[test]
-fn other_protocols_payloads_are_not_claimed() {
-    let mut seen = 0;
-    for name in [
-        "dns.pcap",
-        "dns_fragmented.pcap",
-        "stun.pcap",
-        "sip.pcap",
-        "NTPv4.pcap",
-        "wireguard.pcap",
-        "zoom2.pcap",
-        "bittorrent_utp.pcap",
-        "whatsapp_voice_and_message.pcap",
-        "openvpn-tlscrypt.pcap",
-    ] {
-        for p in payloads(name)
-            .iter()
-            .filter(|p| p.transport == Transport::Udp)
-        {
-            seen += 1;
-            for from_client in [true, false] {
-                let view = p.view(from_client);
-                assert_eq!(
-                    probe(&view),
-                    Probe::NoMatch,
-                    "{name}: {:02x?}",
-                    p.payload.get(..8)
-                );
-                let parsed = Parser::default().parse(&view, &mut Findings::default());
-                assert!(
-                    matches!(parsed, Parse::Invalid | Parse::Incomplete),
-                    "{name}: {parsed:?}"
-                );
-            }
-        }
-    }
-    assert!(seen > 100, "only {seen} UDP payloads");
-}
-
-#[test]
-fn server_packets_and_short_headers_end_nothing_early() {
-    // A server packet before anything: wait for the client.
-    let mut parser = Parser::default();
-    let mut out = Findings::default();
-    let server = Packet {
-        from_client: false,
-        ..client(RFC9001_CLIENT_INITIAL)
-    };
-    assert_eq!(parser.parse(&server, &mut out), Parse::Incomplete);
-    // A 1-RTT packet after a version was read: the handshake moved on.
-    let packets = payloads("quic-29.pcap");
-    let (mut parser, mut out, _, _) = run(&packets, 36588);
-    let short = [0x40u8; 60];
-    assert_eq!(parser.parse(&client(&short), &mut out), Parse::Skip);
 }
 
 /// A CRYPTO frame (RFC 9000 §19.6) with 2-byte varints.
@@ -414,3 +210,69 @@ fn a_client_hello_that_never_completes_is_given_up() {
     let parsed = Parser::default().parse(&client(&packet), &mut Findings::default());
     assert_eq!(parsed, Parse::Skip);
 }
+
+/// A CHLO with the given tags (values in order).
+fn chlo(tags: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+    let mut m = b"CHLO".to_vec();
+    m.extend_from_slice(&(tags.len() as u16).to_le_bytes());
+    m.extend_from_slice(&[0, 0]);
+    let mut end = 0u32;
+    for (tag, value) in tags {
+        end += value.len() as u32;
+        m.extend_from_slice(*tag);
+        m.extend_from_slice(&end.to_le_bytes());
+    }
+    for (_, value) in tags {
+        m.extend_from_slice(value);
+    }
+    m
+}
+
+#[test]
+fn a_q046_packet_gives_its_chlo() {
+    let msg = chlo(&[(b"SNI\0", b"q46.example"), (b"UAID", b"Chrome/70")]);
+    // Long header, 4-byte packet number; version; CID lengths 0x50; an
+    // 8-byte connection ID; packet number; message hash.
+    let mut p = vec![0xc3];
+    p.extend_from_slice(b"Q046");
+    p.push(0x50);
+    p.extend_from_slice(&[1u8; 8]);
+    p.extend_from_slice(&[0, 0, 0, 1]);
+    p.extend_from_slice(&[0xaa; 12]);
+    // STREAM frame: data length present, 1-byte stream ID 1, no offset;
+    // big-endian length (Q039 on).
+    p.extend_from_slice(&[0xa0, 0x01]);
+    p.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    p.extend_from_slice(&msg);
+    p.resize(1350, 0);
+    assert_eq!(probe(&client(&p)), Probe::Match);
+    let mut out = Findings::default();
+    assert_eq!(Parser::default().parse(&client(&p), &mut out), Parse::Done);
+    assert_eq!(extra(&out, "quic.version"), "Q046");
+    assert_eq!(out.host, "q46.example");
+    assert_eq!(out.l7.http.unwrap().user_agent, "Chrome/70");
+    // The same with a wrong connection ID lengths byte is not Q046.
+    *p.get_mut(5).unwrap() = 0x88;
+    assert_eq!(probe(&client(&p)), Probe::NoMatch);
+}
+
+#[test]
+fn a_t051_initial_carries_a_tls_client_hello_in_gquic_crypto_frames() {
+    use super::initial::tests::seal_initial;
+    let mut hello = vec![1, 0, 0, 20];
+    hello.extend_from_slice(b"....t51.example.....");
+    // gQUIC CRYPTO frame (0x08), offset 0, length, data; then PADDING.
+    let mut frames = vec![0x08, 0x00, hello.len() as u8];
+    frames.extend_from_slice(&hello);
+    frames.resize(1200, 0);
+    let packet = seal_initial(0x5430_3531, &[3u8; 8], &[3u8; 8], 1, &frames);
+    assert_eq!(probe(&client(&packet)), Probe::Match);
+    let mut parser = Parser::default();
+    let mut out = Findings::default();
+    assert_eq!(parser.parse(&client(&packet), &mut out), Parse::Done);
+    assert_eq!(extra(&out, "quic.version"), "T051");
+    assert_eq!(client_hello(&parser), hello);
+}
+
+#[path = "tests_captures.rs"]
+mod captures;

@@ -147,8 +147,7 @@ fn crypto_frame(offset: usize, data: &[u8]) -> Vec<u8> {
 fn a_client_hello_split_over_shuffled_frames_and_coalesced_initials_is_reassembled() {
     use super::initial::tests::seal_initial;
     // A 3000-byte "ClientHello": type 1, length, then filler naming a host.
-    let mut hello = vec![1, 0, 0x0b, 0xb4];
-    hello.extend(b"split.example".iter().cycle().take(2996));
+    let hello = sample_client_hello(3000);
     let part = |a: usize, b: usize| hello.get(a..b).unwrap();
     let dcid = [7u8; 8];
     // Datagram 1: frames out of order, with PING and PADDING, padded.
@@ -259,10 +258,9 @@ fn a_q046_packet_gives_its_chlo() {
 #[test]
 fn a_t051_initial_carries_a_tls_client_hello_in_gquic_crypto_frames() {
     use super::initial::tests::seal_initial;
-    let mut hello = vec![1, 0, 0, 20];
-    hello.extend_from_slice(b"....t51.example.....");
+    let hello = sample_client_hello(300);
     // gQUIC CRYPTO frame (0x08), offset 0, length, data; then PADDING.
-    let mut frames = vec![0x08, 0x00, hello.len() as u8];
+    let mut frames = vec![0x08, 0x00, 0x41, 0x2c];
     frames.extend_from_slice(&hello);
     frames.resize(1200, 0);
     let packet = seal_initial(0x5430_3531, &[3u8; 8], &[3u8; 8], 1, &frames);
@@ -272,6 +270,49 @@ fn a_t051_initial_carries_a_tls_client_hello_in_gquic_crypto_frames() {
     assert_eq!(parser.parse(&client(&packet), &mut out), Parse::Done);
     assert_eq!(extra(&out, "quic.version"), "T051");
     assert_eq!(client_hello(&parser), hello);
+}
+
+/// The ClientHello of RFC 9001 §A.2 (SNI example.com), grown to `len`
+/// bytes with a padding extension (RFC 7685) so it stays valid TLS.
+fn sample_client_hello(len: usize) -> Vec<u8> {
+    let mut parser = Parser::default();
+    parser.parse(&client(RFC9001_CLIENT_INITIAL), &mut Findings::default());
+    let mut hello = client_hello(&parser).to_vec();
+    let pad = len - hello.len() - 4;
+    hello.extend_from_slice(&[0x00, 0x15]);
+    hello.extend_from_slice(&(pad as u16).to_be_bytes());
+    hello.resize(len, 0);
+    // Handshake length (RFC 8446 §4) and extensions length (§4.1.2):
+    // type, length, version, random, session ID, cipher suites,
+    // compression methods, then the extensions.
+    let body = (len - 4) as u32;
+    hello
+        .get_mut(1..4)
+        .unwrap()
+        .copy_from_slice(&body.to_be_bytes()[1..]);
+    let mut at = 4 + 2 + 32;
+    at += 1 + usize::from(hello[at]);
+    at += 2 + usize::from(u16::from_be_bytes([hello[at], hello[at + 1]]));
+    at += 1 + usize::from(hello[at]);
+    let ext = (len - at - 2) as u16;
+    hello
+        .get_mut(at..at + 2)
+        .unwrap()
+        .copy_from_slice(&ext.to_be_bytes());
+    hello
+}
+
+#[test]
+fn the_grown_sample_client_hello_is_consistent() {
+    let hello = sample_client_hello(3000);
+    assert_eq!(hello.len(), 3000);
+    let mut stream = CryptoStream::default();
+    stream.insert(0, &hello).unwrap();
+    assert_eq!(
+        stream.message(Framing::TlsClientHello),
+        Ok(Some(&hello[..]))
+    );
+    assert!(contains(&hello, b"example.com"));
 }
 
 #[path = "tests_captures.rs"]

@@ -87,7 +87,11 @@ fn gquic_flows_of_real_captures_are_quic_with_their_server_names() {
     let mut gquic = quic_flows("gquic.pcap");
     gquic.sort();
     assert_eq!(gquic.len(), 1);
-    assert_eq!(gquic.first().unwrap().1, "www.gstatic.com");
+    // nDPI: QUIC.Google (the application comes from the host name).
+    assert_eq!(
+        gquic.first().unwrap(),
+        &("QUIC.Google".to_owned(), "www.gstatic.com".to_owned())
+    );
     let mut youtube: Vec<String> = quic_flows("youtube_quic.pcap")
         .into_iter()
         .map(|(_, sni)| sni)

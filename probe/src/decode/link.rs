@@ -2,7 +2,10 @@
 //!
 //! Formats (tcpdump.org link-layer header types):
 //! - `LINKTYPE_ETHERNET` (1): 14-byte header, then up to two VLAN tags
-//!   (802.1Q 0x8100, 802.1ad 0x88a8, legacy 0x9100), each 4 bytes.
+//!   (802.1Q 0x8100, 802.1ad 0x88a8, legacy 0x9100), each 4 bytes, then
+//!   optionally a PPPoE session header (0x8864, RFC 2516 §4: 6 bytes) and the
+//!   PPP protocol field (RFC 1661 §2: 0x0021 IPv4, 0x0057 IPv6), as on DSL
+//!   uplinks of branch routers.
 //! - `LINKTYPE_LINUX_SLL` (113): 16 bytes, protocol (an EtherType) at 14.
 //! - `LINKTYPE_LINUX_SLL2` (276): 20 bytes, protocol at 0.
 //! - `LINKTYPE_RAW` (101; also DLT 12 and 14 on some systems), `LINKTYPE_IPV4`
@@ -17,6 +20,9 @@ const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
 /// VLAN tags followed at most; deeper stacks are not IP for us.
 const MAX_VLAN_TAGS: usize = 2;
 
@@ -150,6 +156,18 @@ fn ethernet(frame: &[u8]) -> Result<L2<'_>, Skip> {
         ethertype = be16(frame, at + 2).ok_or(Skip::TruncatedLink)?;
         at += 4;
         tags += 1;
+    }
+    if ethertype == ETHERTYPE_PPPOE_SESSION {
+        // Version and type 1 (0x11), code 0 (session data).
+        if frame.get(at..at + 2) != Some(&[0x11, 0x00][..]) {
+            return Err(Skip::NotIp);
+        }
+        ethertype = match be16(frame, at + 6).ok_or(Skip::TruncatedLink)? {
+            PPP_IPV4 => ETHERTYPE_IPV4,
+            PPP_IPV6 => ETHERTYPE_IPV6,
+            _ => return Err(Skip::NotIp),
+        };
+        at += 8;
     }
     ip_ethertype(ethertype)?;
     let ip = frame.get(at..).ok_or(Skip::TruncatedLink)?;

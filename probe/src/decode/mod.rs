@@ -11,6 +11,10 @@
 //!   [`Fragment::Later`] for the flow table to attribute (see [`fragments`]).
 //! - Lengths come from the IP header (wire lengths), not from the captured
 //!   bytes, so a snaplen-truncated capture still counts true bytes.
+//! - IP-in-IP tunnels (6in4, RFC 4213; IPv4 in IP, RFC 2003) are opened: the
+//!   flow is the inner packet's, as nDPI and Zeek see it. At most
+//!   [`MAX_TUNNEL_DEPTH`] levels; an inner packet that does not decode leaves
+//!   the outer one as it is (a flow of IP protocol 4 or 41).
 //!
 //! Hot path: no allocation, `Copy` error enum, every read bounds-checked.
 
@@ -26,6 +30,10 @@ pub use link::LinkType;
 /// IANA protocol numbers the decoder knows.
 pub mod proto {
     pub const ICMP: u8 = 1;
+    /// IPv4 encapsulated in IP (RFC 2003).
+    pub const IPV4_IN_IP: u8 = 4;
+    /// IPv6 encapsulated in IPv4 (6in4, RFC 4213).
+    pub const IPV6_IN_IP: u8 = 41;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const ICMPV6: u8 = 58;
@@ -138,8 +146,15 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
     Ok(packet)
 }
 
+/// IP-in-IP tunnels opened inside one another at most.
+const MAX_TUNNEL_DEPTH: u8 = 2;
+
 /// Decodes an IP packet (the bytes after the link header).
 fn decode_ip(bytes: &[u8]) -> Result<Decoded<'_>, Skip> {
+    decode_ip_at(bytes, 0)
+}
+
+fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
     use etherparse::err::ip::LaxHeaderSliceError;
 
     let (ip, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|e| match e {
@@ -197,6 +212,13 @@ fn decode_ip(bytes: &[u8]) -> Result<Decoded<'_>, Skip> {
     if let Fragment::Later { .. } = fragment {
         packet.payload_len = l4_wire;
         return Ok(packet);
+    }
+    if fragment == Fragment::None
+        && matches!(packet.proto, proto::IPV4_IN_IP | proto::IPV6_IN_IP)
+        && depth < MAX_TUNNEL_DEPTH
+        && let Ok(inner) = decode_ip_at(payload.payload, depth + 1)
+    {
+        return Ok(inner);
     }
     transport(&mut packet, payload.payload, l4_wire)?;
     Ok(packet)

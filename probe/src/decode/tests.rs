@@ -285,3 +285,63 @@ fn fuzzer_regressions_decode_without_panic() {
     }
     assert!(n > 0);
 }
+
+/// An IPv6 UDP packet inside IPv4 (protocol 41), in Ethernet.
+fn six_in_four(payload: &[u8]) -> Vec<u8> {
+    let mut inner = Vec::new();
+    PacketBuilder::ipv6([0x20; 16], [0x30; 16], 64)
+        .udp(5000, 53)
+        .write(&mut inner, payload)
+        .unwrap();
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4([192, 0, 2, 1], [198, 51, 100, 1], 64)
+        .write(&mut out, etherparse::IpNumber(proto::IPV6_IN_IP), &inner)
+        .unwrap();
+    out
+}
+
+#[test]
+fn six_in_four_tunnels_are_opened_to_the_inner_flow() {
+    let frame = six_in_four(b"query");
+    let p = decode(LinkType::Ethernet, &frame).unwrap();
+    assert_eq!(p.src, IpAddr::from([0x20u8; 16]));
+    assert_eq!(p.dst, IpAddr::from([0x30u8; 16]));
+    assert_eq!((p.proto, p.src_port, p.dst_port), (proto::UDP, 5000, 53));
+    assert_eq!(p.payload, b"query");
+    assert_eq!(p.src_mac, Some(MAC_A));
+    // A tunnel whose inner packet is broken stays an outer flow of protocol 41.
+    let mut broken = frame.clone();
+    let inner_version = 14 + 20;
+    broken[inner_version] = 0x10;
+    let p = decode(LinkType::Ethernet, &broken).unwrap();
+    assert_eq!(p.proto, proto::IPV6_IN_IP);
+    assert_eq!(p.src, "192.0.2.1".parse::<IpAddr>().unwrap());
+}
+
+#[test]
+fn pppoe_sessions_carry_ip() {
+    let mut ip = Vec::new();
+    PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(1234, 53)
+        .write(&mut ip, b"x")
+        .unwrap();
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&MAC_B);
+    frame.extend_from_slice(&MAC_A);
+    frame.extend_from_slice(&[0x81, 0x00, 0x00, 0x07, 0x88, 0x64]); // VLAN 7, PPPoE
+    frame.extend_from_slice(&[0x11, 0x00, 0x12, 0x34]); // ver/type, code, session
+    frame.extend_from_slice(&(ip.len() as u16 + 2).to_be_bytes());
+    frame.extend_from_slice(&[0x00, 0x21]); // PPP: IPv4
+    frame.extend_from_slice(&ip);
+    let p = decode(LinkType::Ethernet, &frame).unwrap();
+    assert_eq!(p.vlan, 7);
+    assert_eq!(
+        (p.proto, p.dst_port, p.payload),
+        (proto::UDP, 53, &b"x"[..])
+    );
+    // PPP control traffic (LCP, 0xc021) is not IP.
+    let at = frame.len() - ip.len() - 2;
+    frame[at..at + 2].copy_from_slice(&[0xc0, 0x21]);
+    assert_eq!(decode(LinkType::Ethernet, &frame), Err(Skip::NotIp));
+}

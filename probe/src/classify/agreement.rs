@@ -89,9 +89,6 @@ fn parse_out(text: &str) -> Vec<Expected> {
         let (Some(src), Some(dst)) = (endpoint(src), endpoint(dst)) else {
             continue;
         };
-        let vlan = field(line, "VLAN")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
         // "VXLAN:91.119/TLS.Facebook" -> "TLS.Facebook"
         let name = proto.split_once('/').map_or(proto, |(_, n)| n).to_owned();
         let confidence = field(line, "Confidence").unwrap_or("Unknown").to_owned();

@@ -90,7 +90,7 @@ protocols! {
     Dns = "DNS", "Network", NONE, tcp [53], udp [53];
     Mdns = "MDNS", "Network", NONE, tcp [], udp [5353];
     Llmnr = "LLMNR", "Network", NONE, tcp [5355], udp [5355];
-    Http = "HTTP", "Web", NONE, tcp [80, 8080, 8000, 8008, 8081, 3128], udp [];
+    Http = "HTTP", "Web", NONE, tcp [80], udp [];
     Tls = "TLS", "Web", ENCRYPTED, tcp [443, 8443], udp [];
     Quic = "QUIC", "Web", ENCRYPTED, tcp [], udp [443];
     Dtls = "DTLS", "Network", ENCRYPTED, tcp [], udp [443, 4433, 4740];

@@ -15,6 +15,7 @@
 
 mod head;
 mod risks;
+mod url;
 
 use super::stream::{Stream, StreamError};
 use super::{Findings, Packet, Parse, Probe, Protocol, Transport};

@@ -307,7 +307,7 @@ fn request_risks_follow_ndpi() {
 fn url_patterns_are_checked_on_decoded_query_values() {
     let check = |target: &str| {
         let mut out = Findings::default();
-        risks::url(target.as_bytes(), &mut out);
+        url::check(target.as_bytes(), &mut out);
         out.risks
     };
     assert!(check("/q?s=%3Cscript%3Ealert(1)%3C/script%3E").has(Risk::UrlPossibleXss));

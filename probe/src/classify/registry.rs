@@ -90,6 +90,7 @@ classifiers! {
     NetBios => netbios,
     Kerberos => kerberos,
     Mail => mail,
+    TextTcp => text_tcp,
     MiscTcp => misc_tcp,
     Dhcp => dhcp,
     Sip => sip,

@@ -90,13 +90,20 @@ fn irc_opening(p: &[u8]) -> bool {
 }
 
 fn first_line(p: &[u8]) -> Option<&[u8]> {
-    let end = p.iter().position(|b| *b == b'\n')?;
+    let window = p.get(..MAX_IRC_LINE.min(p.len()))?;
+    let end = window.iter().position(|b| *b == b'\n')?;
     let line = p.get(..end)?;
     Some(line.strip_suffix(b"\r").unwrap_or(line))
 }
 
 pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
     let p = pkt.payload;
+    if !p
+        .first()
+        .is_some_and(|b| *b == IAC || *b == b':' || b.is_ascii_alphabetic())
+    {
+        return Probe::NoMatch;
+    }
     match telnet_start(p) {
         Some(true) => return Probe::Match,
         None if p.first() == Some(&IAC) => return Probe::Unsure,

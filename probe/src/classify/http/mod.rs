@@ -69,6 +69,10 @@ fn starts_with_ci(bytes: &[u8], prefix: &[u8]) -> bool {
 /// §4 status line).
 fn start(p: &[u8]) -> Start {
     const VERSION: &[u8] = b"HTTP/1.";
+    // First letters of `HTTP/1.` and of the methods: most payloads stop here.
+    if p.first().is_some_and(|b| !b"CDGHOPRTcdghoprt".contains(b)) {
+        return Start::No;
+    }
     if p.len() < VERSION.len() && VERSION.get(..p.len()).is_some_and(|v| v == p) {
         return Start::Maybe;
     }

@@ -75,8 +75,12 @@ pub(super) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
 
 /// The first line of a payload, without its line end (`None` when the line
 /// does not end in this payload).
+/// Greetings and opening commands are short: the probe looks no further.
+const MAX_FIRST_LINE: usize = 512;
+
 fn first_line(p: &[u8]) -> Option<&[u8]> {
-    let end = p.iter().position(|b| *b == b'\n')?;
+    let window = p.get(..MAX_FIRST_LINE.min(p.len()))?;
+    let end = window.iter().position(|b| *b == b'\n')?;
     let line = p.get(..end)?;
     Some(line.strip_suffix(b"\r").unwrap_or(line))
 }
@@ -185,6 +189,11 @@ fn classify_line(line: &[u8], pkt: &Packet<'_>) -> Option<(Guess, Side)> {
 }
 
 pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
+    // Every greeting and command opens with a letter, a digit, `+` or `*`.
+    let opening = pkt.payload.first();
+    if !opening.is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'*')) {
+        return Probe::NoMatch;
+    }
     match first_line(pkt.payload) {
         Some(line) if classify_line(line, pkt).is_some() => Probe::Match,
         Some(_) => Probe::NoMatch,

@@ -57,6 +57,8 @@ impl Pop3 {
             out.extra(USER_KEY, user);
             self.login = true;
         } else if starts_with_ci(line, b"AUTH ") {
+            // AUTH with a mechanism starts a login (a bare AUTH only lists
+            // the mechanisms, RFC 5034 §4).
             self.sasl = Sasl::start(argument(line, 5), out, USER_KEY, "");
             self.login = true;
         } else if starts_with_ci(line, b"STLS") {

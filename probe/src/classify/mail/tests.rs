@@ -108,6 +108,12 @@ fn pop3_pcap_gives_users_and_credentials_risks() {
         .filter(|f| extra(f, "pop3.user") == Some("digitalinvestigator@networksims.com"))
         .collect();
     assert_eq!(sasl.len(), 3);
+    let outcomes: Vec<_> = sasl.iter().filter_map(|f| extra(f, "pop3.auth")).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "failed").count(),
+        1,
+        "{outcomes:?}"
+    );
     for f in pop3 {
         assert!(risk_names(f).contains(&"Unsafe Protocol"));
     }

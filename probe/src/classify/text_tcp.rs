@@ -457,6 +457,34 @@ mod tests {
     }
 
     #[test]
+    fn no_real_payload_makes_a_text_parser_panic() {
+        let dir = super::super::testing::testdata("ndpi/pcap");
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            for kind in [Kind::Http, Kind::Mail, Kind::TextTcp] {
+                let mut parser = kind.start_for_test();
+                let mut out = Findings::default();
+                for p in payloads(&name)
+                    .iter()
+                    .filter(|p| p.transport == Transport::Tcp)
+                {
+                    for from_client in [true, false] {
+                        let _ = kind.probe_for_test(&p.view(from_client));
+                    }
+                    if parser.parse(&p.to_server(), &mut out) != Parse::Incomplete {
+                        parser = kind.start_for_test();
+                        out = Findings::default();
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_prefix_of_irc_lines_is_safe() {
         for p in payloads("irc.pcap").iter().take(10) {
             for from_client in [true, false] {

@@ -1,3 +1,6 @@
+//! HTTP classifier tests: nDPI's captures (verdict, metadata, risks), heads
+//! split over segments, every prefix of real messages, other protocols.
+
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use sonde_proto::v1;

@@ -1,3 +1,7 @@
+//! Mail and FTP classifier tests: nDPI's captures (protocol, users, login
+//! outcome, risks), SASL, STARTTLS, undecided greetings, every prefix, other
+//! protocols.
+
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use sonde_proto::v1;

@@ -57,6 +57,7 @@ mod sip;
 mod smb;
 mod ssh;
 mod stun;
+mod text_tcp;
 mod tls;
 mod vpn;
 

@@ -103,7 +103,7 @@ protocols! {
     Pops = "POPS", "Email", ENCRYPTED, tcp [995], udp [];
     Imap = "IMAP", "Email", UNSAFE, tcp [143], udp [];
     Imaps = "IMAPS", "Email", ENCRYPTED, tcp [993], udp [];
-    Irc = "IRC", "Chat", NONE, tcp [194, 6667, 6697], udp [194];
+    Irc = "IRC", "Chat", UNSAFE, tcp [194, 6667, 6697], udp [194];
     Dhcp = "DHCP", "Network", NONE, tcp [], udp [67, 68];
     Dhcpv6 = "DHCPV6", "Network", NONE, tcp [], udp [546, 547];
     Ntp = "NTP", "System", NONE, tcp [], udp [123];

@@ -99,6 +99,7 @@ classifiers! {
     Kerberos => kerberos,
     Ldap => ldap,
     Mail => mail,
+    TextTcp => text_tcp,
     MiscTcp => misc_tcp,
     Dhcp => dhcp,
     Sip => sip,

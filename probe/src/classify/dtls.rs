@@ -1,0 +1,177 @@
+//! DTLS (RFC 6347, RFC 9147 §4): TLS records over UDP, each with a 13-byte
+//! header (content type 20-25, version 0xfeff DTLS 1.0 / 0xfefd 1.2 / 0xfefc
+//! 1.3, epoch, 48-bit sequence number, length). A flow is claimed on a
+//! handshake record of epoch 0 that fits the datagram; WebRTC flows reach
+//! here through [`super::stun`] too.
+//!
+//! The ClientHello (unfragmented) goes to the TLS classifier's shared parser
+//! (SNI, ALPN, JA3/JA4 with DTLS as carrier); the ServerHello gives the
+//! negotiated version. Reading stops at the first encrypted record.
+
+use super::cursor::Cursor;
+use super::tls::hello::{self, Carrier};
+use super::{Findings, Packet, Parse, Probe, Protocol, Transport};
+
+pub(super) const TRANSPORTS: &[Transport] = &[Transport::Udp];
+pub(super) const PROTOCOL: Protocol = Protocol::Dtls;
+
+/// RFC 6347 §4.1: the record header.
+const RECORD_HEADER: usize = 13;
+/// RFC 6347 §4.2.2: the handshake header (with message_seq and fragment).
+const HANDSHAKE_HEADER: usize = 12;
+/// Datagrams after which a handshake is no longer worth waiting for.
+const MAX_PACKETS: u32 = 16;
+
+const CHANGE_CIPHER_SPEC: u8 = 20;
+const HANDSHAKE: u8 = 22;
+const APPLICATION_DATA: u8 = 23;
+
+/// A DTLS record header that fits the datagram starts `payload` (nDPI's
+/// `is_dtls`).
+pub(super) fn is_dtls(payload: &[u8]) -> bool {
+    record_header(&mut Cursor::new(payload)).is_some()
+}
+
+/// Content type, epoch and body of the next record.
+fn record_header<'a>(c: &mut Cursor<'a>) -> Option<(u8, u16, &'a [u8])> {
+    let kind = c.u8().ok()?;
+    let version = c.u16().ok()?;
+    let epoch = c.u16().ok()?;
+    c.skip(6).ok()?;
+    let len = c.u16().ok()?;
+    let known_type = (20..=25).contains(&kind);
+    let known_version = matches!(version, 0xfeff | 0xfefd | 0xfefc | 0x0100);
+    if !known_type || !known_version {
+        return None;
+    }
+    Some((kind, epoch, c.take(usize::from(len)).ok()?))
+}
+
+pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
+    let mut c = Cursor::new(pkt.payload);
+    match record_header(&mut c) {
+        Some((HANDSHAKE, 0, body)) if body.len() >= HANDSHAKE_HEADER => Probe::Match,
+        Some(_) => Probe::Unsure,
+        None if pkt.payload.len() < RECORD_HEADER => Probe::Unsure,
+        None => Probe::NoMatch,
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Parser {
+    packets: u32,
+    client_hello: bool,
+    server_hello: bool,
+}
+
+impl Parser {
+    pub(super) fn parse(&mut self, pkt: &Packet<'_>, out: &mut Findings) -> Parse {
+        self.packets += 1;
+        let mut c = Cursor::new(pkt.payload);
+        let mut records = 0;
+        // RFC 6347 §4.1.1: several records may share a datagram.
+        while !c.is_empty() {
+            let Some((kind, epoch, body)) = record_header(&mut c) else {
+                break;
+            };
+            records += 1;
+            match kind {
+                HANDSHAKE if epoch == 0 => self.handshake(body, out),
+                CHANGE_CIPHER_SPEC | APPLICATION_DATA => return Parse::Done,
+                _ => {}
+            }
+        }
+        if records == 0 {
+            // Not DTLS (a STUN check or RTP of a WebRTC flow): keep waiting.
+            return if self.packets >= MAX_PACKETS {
+                Parse::Skip
+            } else if self.client_hello || self.server_hello {
+                Parse::Incomplete
+            } else {
+                Parse::Invalid
+            };
+        }
+        if (self.client_hello && self.server_hello) || self.packets >= MAX_PACKETS {
+            Parse::Done
+        } else {
+            Parse::Incomplete
+        }
+    }
+
+    /// One handshake record: RFC 6347 §4.2.2 message headers.
+    fn handshake(&mut self, body: &[u8], out: &mut Findings) {
+        let mut c = Cursor::new(body);
+        while c.remaining() >= HANDSHAKE_HEADER {
+            let (Ok(msg_type), Ok(len), Ok(_seq), Ok(offset), Ok(frag_len)) =
+                (c.u8(), c.u24(), c.u16(), c.u24(), c.u24())
+            else {
+                return;
+            };
+            let Ok(fragment) = c.take(frag_len as usize) else {
+                return;
+            };
+            // Only whole messages are read (a fragmented one is skipped).
+            let whole = offset == 0 && frag_len == len;
+            match msg_type {
+                1 if whole && !self.client_hello => {
+                    self.client_hello = true;
+                    let mut msg = Vec::with_capacity(4 + fragment.len());
+                    msg.push(1);
+                    msg.extend_from_slice(&len.to_be_bytes()[1..]);
+                    msg.extend_from_slice(fragment);
+                    // A malformed hello still leaves the flow DTLS.
+                    let _ = hello::parse_client_hello(&msg, out, Carrier::Dtls);
+                }
+                2 if !self.server_hello => {
+                    self.server_hello = true;
+                    // RFC 6347 §4.2.1: server_version first.
+                    if let Ok(version) = Cursor::new(fragment).u16() {
+                        let name = match version {
+                            0xfeff => "1.0",
+                            0xfefd => "1.2",
+                            0xfefc => "1.3",
+                            _ => "",
+                        };
+                        if !name.is_empty() && out.tls().negotiated_version.is_empty() {
+                            out.tls().negotiated_version = name.to_owned();
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::super::testing::{every_prefix, payloads};
+    use super::super::{Kind, Parse, Probe};
+
+    #[test]
+    fn a_dtls_client_hello_is_claimed_and_its_cuts_never_finish() {
+        let pkts = payloads("stun.pcap");
+        let hello = pkts
+            .iter()
+            .find(|p| p.payload.starts_with(&[0x16, 0xfe, 0xff]))
+            .unwrap();
+        assert_eq!(Kind::Dtls.probe_for_test(&hello.view(true)), Probe::Match);
+        for (len, verdict) in every_prefix(Kind::Dtls, hello, true).iter().enumerate() {
+            if len < hello.payload.len() {
+                assert_ne!(*verdict, Parse::Done, "cut at {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn stun_and_rtp_are_not_dtls() {
+        for p in payloads("stun.pcap") {
+            let first = p.payload.first().copied().unwrap_or(0);
+            if first <= 3 || first >= 128 {
+                assert_ne!(Kind::Dtls.probe_for_test(&p.to_server()), Probe::Match);
+            }
+        }
+    }
+}

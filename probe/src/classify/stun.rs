@@ -337,4 +337,4 @@ fn classic(msg_type: u16, attrs: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,9 +4,14 @@
 //! handshake record of epoch 0 that fits the datagram; WebRTC flows reach
 //! here through [`super::stun`] too.
 //!
-//! The ClientHello (unfragmented) goes to the TLS classifier's shared parser
-//! (SNI, ALPN, JA3/JA4 with DTLS as carrier); the ServerHello gives the
-//! negotiated version. Reading stops at the first encrypted record.
+//! The ClientHello (unfragmented, with its 12-byte DTLS header) goes to the
+//! TLS classifier's shared parser (SNI, ALPN, JA3/JA4 with DTLS as carrier);
+//! the ServerHello gives the negotiated version; the server's Certificate,
+//! reassembled from its fragments (RFC 6347 §4.2.3, in order, at most
+//! [`MAX_CERTIFICATE`] bytes), gives the leaf's DNS names: without a SNI the
+//! first one becomes the flow's host, as nDPI looks the application up by
+//! the certificate's names (WebRTC servers such as Zoom's). Reading stops at
+//! the first encrypted record.
 
 use super::cursor::Cursor;
 use super::tls::hello::{self, Carrier};
@@ -21,6 +26,8 @@ const RECORD_HEADER: usize = 13;
 const HANDSHAKE_HEADER: usize = 12;
 /// Datagrams after which a handshake is no longer worth waiting for.
 const MAX_PACKETS: u32 = 16;
+/// The largest Certificate message reassembled.
+const MAX_CERTIFICATE: usize = 32 * 1024;
 
 const CHANGE_CIPHER_SPEC: u8 = 20;
 const HANDSHAKE: u8 = 22;
@@ -62,6 +69,10 @@ pub(super) struct Parser {
     packets: u32,
     client_hello: bool,
     server_hello: bool,
+    /// The server's Certificate message: its length and the bytes from
+    /// offset 0 received so far; `None` once read (or given up).
+    certificate: Option<(usize, Vec<u8>)>,
+    certificate_done: bool,
 }
 
 impl Parser {
@@ -91,7 +102,9 @@ impl Parser {
                 Parse::Invalid
             };
         }
-        if (self.client_hello && self.server_hello) || self.packets >= MAX_PACKETS {
+        if (self.client_hello && self.server_hello && self.certificate_done)
+            || self.packets >= MAX_PACKETS
+        {
             Parse::Done
         } else {
             Parse::Incomplete
@@ -102,6 +115,7 @@ impl Parser {
     fn handshake(&mut self, body: &[u8], out: &mut Findings) {
         let mut c = Cursor::new(body);
         while c.remaining() >= HANDSHAKE_HEADER {
+            let whole_msg = c.peek_rest();
             let (Ok(msg_type), Ok(len), Ok(_seq), Ok(offset), Ok(frag_len)) =
                 (c.u8(), c.u24(), c.u16(), c.u24(), c.u24())
             else {
@@ -110,17 +124,19 @@ impl Parser {
             let Ok(fragment) = c.take(frag_len as usize) else {
                 return;
             };
+            let with_header = whole_msg
+                .get(..HANDSHAKE_HEADER + fragment.len())
+                .unwrap_or_default();
             // Only whole messages are read (a fragmented one is skipped).
             let whole = offset == 0 && frag_len == len;
             match msg_type {
                 1 if whole && !self.client_hello => {
                     self.client_hello = true;
-                    let mut msg = Vec::with_capacity(4 + fragment.len());
-                    msg.push(1);
-                    msg.extend_from_slice(&len.to_be_bytes()[1..]);
-                    msg.extend_from_slice(fragment);
                     // A malformed hello still leaves the flow DTLS.
-                    let _ = hello::parse_client_hello(&msg, out, Carrier::Dtls);
+                    let _ = hello::parse_client_hello(with_header, out, Carrier::Dtls);
+                }
+                11 if !self.certificate_done => {
+                    self.certificate_fragment(len as usize, offset as usize, fragment, out);
                 }
                 2 if !self.server_hello => {
                     self.server_hello = true;
@@ -140,6 +156,81 @@ impl Parser {
                 _ => {}
             }
         }
+    }
+}
+
+impl Parser {
+    /// Adds a fragment of the server's Certificate (fragments arrive in
+    /// order; a retransmitted one overlaps what is there) and reads the
+    /// message once whole.
+    fn certificate_fragment(
+        &mut self,
+        len: usize,
+        offset: usize,
+        fragment: &[u8],
+        out: &mut Findings,
+    ) {
+        if len > MAX_CERTIFICATE {
+            self.certificate_done = true;
+            return;
+        }
+        let (total, buf) = self
+            .certificate
+            .get_or_insert_with(|| (len, Vec::with_capacity(len)));
+        if *total != len || offset > buf.len() {
+            return;
+        }
+        let skip = buf.len() - offset;
+        if let Some(new) = fragment.get(skip..) {
+            let room = *total - buf.len();
+            buf.extend_from_slice(new.get(..room.min(new.len())).unwrap_or_default());
+        }
+        if buf.len() == *total {
+            let msg = std::mem::take(buf);
+            self.certificate = None;
+            self.certificate_done = true;
+            certificate_names(&msg, out);
+        }
+    }
+}
+
+/// RFC 5246 §7.4.2 (RFC 6347 keeps it): the certificate_list's first entry,
+/// the leaf; its subjectAltName DNS names (or subject CN) name the server.
+fn certificate_names(body: &[u8], out: &mut Findings) {
+    let mut c = Cursor::new(body);
+    let Ok(mut list) = c.vec_u24() else {
+        return;
+    };
+    let Ok(leaf) = list.vec_u24() else {
+        return;
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf.peek_rest()) else {
+        return;
+    };
+    let mut names: Vec<&str> = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            if let x509_parser::extensions::GeneralName::DNSName(n) = name {
+                if names.len() < 8 {
+                    names.push(n);
+                }
+            }
+        }
+    }
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok());
+    if names.is_empty() {
+        names.extend(cn);
+    }
+    if !names.is_empty() {
+        out.extra("tls.server_names", names.join(",").as_bytes());
+    }
+    let sni_given = out.l7.tls.as_ref().is_some_and(|t| !t.sni.is_empty());
+    if let Some(first) = names.first().filter(|_| !sni_given) {
+        out.set_host(first.trim_start_matches("*.").as_bytes());
     }
 }
 

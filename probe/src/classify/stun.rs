@@ -28,8 +28,11 @@ pub(super) const PROTOCOL: Protocol = Protocol::Stun;
 const HEADER: usize = 20;
 /// RFC 8489 §5: the magic cookie (absent in classic STUN).
 const MAGIC: u32 = 0x2112_a442;
-/// Packets after which a flow is no longer worth reading.
-const MAX_PACKETS: u32 = 24;
+/// Packets read after the one that claimed the flow (nDPI's default
+/// `stun.max_packets_extra_dissection`), so the metadata is nDPI's.
+const EXTRA_PACKETS: u32 = 6;
+/// More packets for a DTLS handshake (retransmissions, fragments), as nDPI.
+const EXTRA_DTLS_PACKETS: u32 = 10;
 /// nDPI's WhatsApp call methods (outside RFC 8489's method space).
 const WHATSAPP_TYPES: [u16; 5] = [0x0800, 0x0801, 0x0802, 0x0804, 0x0805];
 
@@ -47,6 +50,8 @@ pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
 #[derive(Debug, Default)]
 pub(super) struct Parser {
     packets: u32,
+    /// Extra packets granted for a DTLS handshake.
+    dtls_extra: u32,
     /// A TURN method was seen: channel data may follow (RFC 8656 §12).
     turn: bool,
     /// The flow went on as DTLS.
@@ -63,7 +68,7 @@ impl Parser {
                 return self.budget();
             }
             return match dtls.parse(pkt, out) {
-                Parse::Invalid => self.budget(),
+                Parse::Invalid | Parse::Incomplete | Parse::Tentative => self.budget(),
                 other => other,
             };
         }
@@ -71,11 +76,12 @@ impl Parser {
         // RFC 7983 §7: 20-63 is DTLS.
         if (20..=63).contains(&first) && dtls::is_dtls(pkt.payload) {
             out.protocol = Protocol::Dtls;
+            self.dtls_extra = EXTRA_DTLS_PACKETS;
             let mut parser = dtls::Parser::default();
             let verdict = parser.parse(pkt, out);
             self.dtls = Some(parser);
             return match verdict {
-                Parse::Invalid => self.budget(),
+                Parse::Invalid | Parse::Incomplete | Parse::Tentative => self.budget(),
                 other => other,
             };
         }
@@ -84,7 +90,7 @@ impl Parser {
     }
 
     fn budget(&self) -> Parse {
-        if self.packets >= MAX_PACKETS {
+        if self.packets > EXTRA_PACKETS + self.dtls_extra {
             Parse::Done
         } else {
             Parse::Incomplete

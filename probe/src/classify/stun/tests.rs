@@ -107,6 +107,19 @@ fn stun_followed_by_dtls_becomes_dtls() {
     let f = findings_of("stun_zoom.pcapng", 53065, 8801);
     assert_eq!(f.protocol, Protocol::Dtls);
     assert_eq!(extra(&f, "stun.mapped_address"), "93.33.105.111:8466");
+    assert_eq!(f.host, "");
+}
+
+#[test]
+fn a_dtls_server_certificate_in_fragments_names_the_server() {
+    // nDPI: DTLS.Zoom from the certificate's names (no SNI in WebRTC).
+    let f = findings_of("stun_zoom.pcapng", 48854, 8801);
+    assert_eq!(f.protocol, Protocol::Dtls);
+    assert_eq!(extra(&f, "tls.server_names"), "*.cloud.zoom.us");
+    assert_eq!(f.host, "cloud.zoom.us");
+    // Google's WebRTC certificate has only a subject CN.
+    let f = findings_of("stun.pcap", 49153, 3478);
+    assert_eq!(extra(&f, "tls.server_names"), "hangouts");
 }
 
 #[test]

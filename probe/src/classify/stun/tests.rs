@@ -177,6 +177,17 @@ fn cut_stun_messages_never_panic_nor_finish() {
                     assert_ne!(*verdict, Parse::Done, "{pcap}: cut at {len}");
                 }
             }
+            // Over UDP the header's length must match: a cut message is
+            // never taken for STUN.
+            if p.transport == Transport::Udp {
+                for len in 0..p.payload.len() {
+                    let cut = OwnedPacket {
+                        payload: p.payload.get(..len).unwrap().to_vec(),
+                        ..p.clone()
+                    };
+                    assert_ne!(probe(&cut.view(true)), Probe::Match, "{pcap}: cut at {len}");
+                }
+            }
         }
     }
 }
@@ -215,4 +226,64 @@ fn classic_stun_needs_attributes_that_tile_the_message() {
     let last = msg.len() - 1;
     msg[last - 5] = 0x05; // attribute length 5: overruns the message
     assert!(message(&msg, Transport::Udp).is_none());
+}
+
+mod never_panic {
+    use proptest::prelude::*;
+
+    use super::super::super::testing::OwnedPacket;
+    use super::super::super::{Findings, Kind, Transport};
+
+    /// Openings of the formats these classifiers read, so random tails reach
+    /// past the first checks.
+    const PREFIXES: [&[u8]; 9] = [
+        b"",
+        &[0x00, 0x01, 0x00, 0x10, 0x21, 0x12, 0xa4, 0x42],
+        &[0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x20, 0x0b],
+        b"INVITE sip:a@b SIP/2.0\r\nFrom: ",
+        &[0x80, 0x08, 0x00, 0x01],
+        b"\x13BitTorrent protocol",
+        &[0x04, 0, 0, 0],
+        &[0x00, 0x2a, 0x38],
+        &[0x05, 0x00, 0x01, 0x00, 0x4f, 0x83, 0x78, 0x00, 0x0f],
+    ];
+    const KINDS: [Kind; 7] = [
+        Kind::Stun,
+        Kind::Dtls,
+        Kind::Vpn,
+        Kind::BitTorrent,
+        Kind::Sip,
+        Kind::Rtp,
+        Kind::Zoom,
+    ];
+
+    proptest! {
+        #[test]
+        fn random_payloads_never_panic_any_real_time_or_vpn_classifier(
+            prefix in 0..PREFIXES.len(),
+            tails in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..96), 1..4),
+            tcp in any::<bool>(),
+            port in prop_oneof![Just(3478u16), Just(8801), Just(5060), Just(1194), any::<u16>()],
+        ) {
+            for kind in KINDS {
+                let mut parser = kind.start_for_test();
+                let mut out = Findings::default();
+                for (i, tail) in tails.iter().enumerate() {
+                    let mut payload = PREFIXES[prefix].to_vec();
+                    payload.extend_from_slice(tail);
+                    let pkt = OwnedPacket {
+                        payload,
+                        src_port: 40000,
+                        dst_port: port,
+                        transport: if tcp { Transport::Tcp } else { Transport::Udp },
+                        tcp_seq: tcp.then_some(1),
+                        ts_us: 0,
+                    };
+                    let view = pkt.view(i % 2 == 0);
+                    let _ = kind.probe_for_test(&view);
+                    let _ = parser.parse(&view, &mut out);
+                }
+            }
+        }
+    }
 }

@@ -5,6 +5,8 @@
 //! - DHT (BEP 5) KRPC messages over UDP: bencoded dictionaries that open with
 //!   a query's `d1:ad2:id20:` or a response's `d1:rd2:id20:`;
 //! - local service discovery (BEP 14): `BT-SEARCH * HTTP/1.1` datagrams;
+//! - the UDP tracker protocol (BEP 15): a connect request, 16 bytes opening
+//!   with the protocol id 0x41727101980 and action 0;
 //! - uTP (BEP 29) over UDP: a 20-byte header, type 0-4 with version 1 and a
 //!   known extension. uTP has no magic, so only a connection's ST_SYN starts
 //!   a claim, a tentative one; the flow is BitTorrent once a second header
@@ -19,6 +21,8 @@ pub(super) const PROTOCOL: Protocol = Protocol::BitTorrent;
 
 /// BEP 3: the protocol string, behind its length byte.
 const HANDSHAKE: &[u8] = b"\x13BitTorrent protocol";
+/// BEP 15: the protocol id of a UDP tracker connect request.
+const TRACKER_MAGIC: [u8; 8] = 0x0417_2710_1980_u64.to_be_bytes();
 /// BEP 29: the uTP header.
 const UTP_HEADER: usize = 20;
 /// Packets a tentative uTP flow is given.
@@ -29,7 +33,9 @@ pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
     if p.starts_with(HANDSHAKE) {
         return Probe::Match;
     }
-    if pkt.transport == Transport::Udp && (krpc(p) || p.starts_with(b"BT-SEARCH * HTTP/1.1")) {
+    if pkt.transport == Transport::Udp
+        && (krpc(p) || p.starts_with(b"BT-SEARCH * HTTP/1.1") || tracker_connect(p))
+    {
         return Probe::Match;
     }
     if pkt.transport == Transport::Udp && utp_syn(p) {
@@ -45,6 +51,11 @@ pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
 /// BEP 5: a KRPC query (`a`) or response (`r`) dictionary with a node id.
 fn krpc(p: &[u8]) -> bool {
     p.starts_with(b"d1:ad2:id20:") || p.starts_with(b"d1:rd2:id20:")
+}
+
+/// BEP 15: a connect request (protocol id, action 0, transaction id).
+fn tracker_connect(p: &[u8]) -> bool {
+    p.len() == 16 && p.starts_with(&TRACKER_MAGIC) && p.get(8..12) == Some(&[0, 0, 0, 0])
 }
 
 /// BEP 29: the connection id of a uTP header, if `p` starts with one.
@@ -121,7 +132,7 @@ impl Parser {
                 Parse::Invalid
             };
         }
-        if krpc(p) || p.starts_with(b"BT-SEARCH * HTTP/1.1") {
+        if krpc(p) || p.starts_with(b"BT-SEARCH * HTTP/1.1") || tracker_connect(p) {
             return Parse::Done;
         }
         let Some(id) = utp(p) else {
@@ -210,6 +221,27 @@ mod tests {
                 assert_ne!(*v, Parse::Done, "cut at {len}");
             }
         }
+    }
+
+    #[test]
+    fn a_udp_tracker_connect_request_is_bittorrent() {
+        let mut req = TRACKER_MAGIC.to_vec();
+        req.extend_from_slice(&[0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
+        let pkt = OwnedPacket {
+            payload: req,
+            src_port: 50000,
+            dst_port: 6969,
+            transport: Transport::Udp,
+            tcp_seq: None,
+            ts_us: 0,
+        };
+        assert_eq!(
+            Kind::BitTorrent.probe_for_test(&pkt.view(true)),
+            Probe::Match
+        );
+        let verdicts = every_prefix(Kind::BitTorrent, &pkt, true);
+        assert_eq!(verdicts.last(), Some(&Parse::Done));
+        assert!(verdicts.iter().rev().skip(1).all(|v| *v != Parse::Done));
     }
 
     #[test]

@@ -95,10 +95,14 @@ pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
 pub(super) struct Parser;
 
 impl Parser {
-    pub(super) fn parse(&mut self, _pkt: &Packet<'_>, out: &mut Findings) -> Parse {
-        // The probe's match is the whole evidence; the media stays encrypted.
-        out.protocol = Protocol::Zoom;
-        Parse::Done
+    pub(super) fn parse(&mut self, pkt: &Packet<'_>, out: &mut Findings) -> Parse {
+        // The encapsulation is the whole evidence; the media stays encrypted.
+        if probe(pkt) == Probe::Match {
+            out.protocol = Protocol::Zoom;
+            Parse::Done
+        } else {
+            Parse::Invalid
+        }
     }
 }
 
@@ -106,9 +110,17 @@ impl Parser {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
-    use super::super::testing::{flows, l7_name, payloads};
+    use super::super::Parse;
+    use super::super::testing::OwnedPacket;
+    use super::super::testing::{every_prefix, flows, l7_name, payloads};
     use super::super::{Kind as Classifier, Probe};
     use super::*;
+
+    impl OwnedPacket {
+        fn has_zoom_port(&self) -> bool {
+            (8801..=8810).contains(&self.src_port) || (8801..=8810).contains(&self.dst_port)
+        }
+    }
 
     #[test]
     fn zoom_media_flows_are_zoom() {
@@ -150,6 +162,20 @@ mod tests {
 
     #[test]
     fn cut_zoom_payloads_never_panic() {
+        for p in payloads("zoom2.pcap")
+            .iter()
+            .filter(|p| p.has_zoom_port())
+            .take(12)
+        {
+            let verdicts = every_prefix(Classifier::Zoom, p, true);
+            // Nothing shorter than the SFU header is claimed.
+            assert!(
+                verdicts
+                    .iter()
+                    .take(SFU_HEADER + 1)
+                    .all(|v| *v == Parse::Invalid)
+            );
+        }
         for p in payloads("zoom2.pcap").iter().take(12) {
             for len in 0..=p.payload.len() {
                 let cut = p.payload.get(..len).unwrap();

@@ -1,7 +1,8 @@
 //! STUN and TURN (RFC 8489, RFC 8656; classic STUN, RFC 3489), over UDP and
 //! TCP (RFC 4571 framing, RFC 6062), as nDPI recognises them: a 20-byte header
 //! whose length field matches the message, a known method, then the magic
-//! cookie or (classic STUN) attributes that tile the message exactly.
+//! cookie or (classic STUN) attributes that tile the message exactly; and
+//! nDPI's legacy `RSP/x.y STUN_` text replies.
 //!
 //! From the attributes it takes the addresses nDPI reports (`stun.mapped_address`,
 //! `stun.peer_address`, `stun.relayed_address`, `stun.response_origin`,
@@ -36,8 +37,13 @@ const EXTRA_DTLS_PACKETS: u32 = 10;
 /// nDPI's WhatsApp call methods (outside RFC 8489's method space).
 const WHATSAPP_TYPES: [u16; 5] = [0x0800, 0x0801, 0x0802, 0x0804, 0x0805];
 
+/// A legacy text reply nDPI still takes for STUN (`RSP/x.y STUN_...`).
+fn legacy(p: &[u8]) -> bool {
+    p.starts_with(b"RSP/") && p.get(7..13) == Some(b" STUN_")
+}
+
 pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
-    if message(pkt.payload, pkt.transport).is_some() {
+    if message(pkt.payload, pkt.transport).is_some() || legacy(pkt.payload) {
         Probe::Match
     } else if pkt.packet_no > 5 {
         // nDPI gives STUN the first five packets of a flow.

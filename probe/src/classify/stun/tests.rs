@@ -217,6 +217,25 @@ fn other_protocols_are_not_stun() {
 }
 
 #[test]
+fn a_legacy_text_reply_is_stun_without_metadata() {
+    let pkt = OwnedPacket {
+        payload: b"RSP/1.0 STUN_OK\r\n".to_vec(),
+        src_port: 3478,
+        dst_port: 40000,
+        transport: Transport::Udp,
+        tcp_seq: None,
+        ts_us: 0,
+    };
+    assert_eq!(probe(&pkt.view(true)), Probe::Match);
+    let mut out = Findings::default();
+    assert_eq!(
+        Parser::default().parse(&pkt.view(true), &mut out),
+        Parse::Incomplete
+    );
+    assert!(out.l7.extra.is_empty() && out.application.is_none());
+}
+
+#[test]
 fn classic_stun_needs_attributes_that_tile_the_message() {
     // RFC 3489 Binding Request with a CHANGE-REQUEST attribute, no cookie.
     let mut msg = vec![0x00, 0x01, 0x00, 0x08];

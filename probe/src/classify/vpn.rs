@@ -39,7 +39,13 @@ pub(super) fn probe(pkt: &Packet<'_>) -> Probe {
     if pkt.transport == Transport::Udp && wireguard(pkt.payload).is_some() {
         return Probe::Match;
     }
-    if pkt.from_client && openvpn(pkt).is_some_and(|(op, key, _)| is_client_reset(op) && key == 0) {
+    // A hard reset is small: over TCP its length's high byte stays far
+    // below a TLS record type.
+    let small = pkt.transport == Transport::Udp || pkt.payload.first().is_some_and(|b| *b <= 5);
+    if small
+        && pkt.from_client
+        && openvpn(pkt).is_some_and(|(op, key, _)| is_client_reset(op) && key == 0)
+    {
         return Probe::Match;
     }
     if pkt.payload.len() < 4 {
@@ -286,6 +292,14 @@ mod tests {
             tcp_seq: None,
             ts_us: 0,
             packet_no: 1,
+        };
+        assert_eq!(probe(&pkt), Probe::NoMatch);
+        // Nor does a huge "hard reset" whose length starts like a record.
+        let mut big = vec![0x16, 0x03, 0x38];
+        big.resize(0x1603 + 2, 0);
+        let pkt = Packet {
+            payload: &big,
+            ..pkt
         };
         assert_eq!(probe(&pkt), Probe::NoMatch);
     }

@@ -257,6 +257,28 @@ mod tests {
     }
 
     #[test]
+    fn a_webrtc_handshake_without_its_stun_is_dtls_with_the_server_names() {
+        use super::super::{DpiSettings, FlowDpi, Protocol, on_packet};
+        let mut dpi: Option<Box<FlowDpi>> = None;
+        let flow = payloads("stun.pcap").into_iter().filter(|p| {
+            (p.src_port == 49153 || p.dst_port == 49153)
+                && (20..=63).contains(&p.payload.first().copied().unwrap_or(0))
+        });
+        for (i, p) in flow.enumerate() {
+            let mut view = p.view(p.src_port == 49153);
+            view.packet_no = u32::try_from(i + 1).unwrap();
+            on_packet(&mut dpi, &view, &DpiSettings::default());
+        }
+        let dpi = dpi.unwrap();
+        let f = dpi.findings();
+        assert_eq!(f.protocol, Protocol::Dtls);
+        assert_eq!(f.l7.tls.as_ref().unwrap().negotiated_version, "1.2");
+        assert_eq!(f.l7.extra.get("tls.server_names").unwrap(), "hangouts");
+        assert_eq!(f.host, "hangouts");
+        assert!(!dpi.active(), "the handshake was read to its end");
+    }
+
+    #[test]
     fn stun_and_rtp_are_not_dtls() {
         for p in payloads("stun.pcap") {
             let first = p.payload.first().copied().unwrap_or(0);

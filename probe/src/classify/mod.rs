@@ -44,6 +44,7 @@ mod verdict;
 mod bittorrent;
 mod dhcp;
 mod dns;
+mod dtls;
 mod http;
 mod kerberos;
 mod ldap;
@@ -60,6 +61,7 @@ mod stun;
 mod text_tcp;
 mod tls;
 mod vpn;
+mod zoom;
 
 use std::sync::Arc;
 
@@ -160,6 +162,11 @@ pub(crate) enum Probe {
 pub(crate) enum Parse {
     /// A normal outcome: more packets are needed (or welcome).
     Incomplete,
+    /// Maybe this protocol, but nothing proves it yet (RTP, WireGuard data,
+    /// OpenVPN resets: formats without a magic number): the parser keeps the
+    /// flow and wants more packets, yet the flow stays unclassified until a
+    /// later packet confirms it (`Incomplete`/`Done`) or refutes it (`Invalid`).
+    Tentative,
     /// Everything wanted was read; DPI for this flow ends.
     Done,
     /// The protocol stands, but nothing more can be read (encrypted from here,
@@ -237,6 +244,7 @@ pub(crate) fn on_packet(dpi: &mut Option<Box<FlowDpi>>, pkt: &Packet<'_>, settin
                 findings.protocol = kind.protocol();
             }
         }
+        Parse::Tentative => {}
         Parse::Done | Parse::Skip => {
             if findings.protocol == Protocol::Unknown {
                 findings.protocol = kind.protocol();

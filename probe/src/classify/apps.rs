@@ -220,19 +220,39 @@ impl Applications {
 
     /// The application a server address belongs to, for a flow of `protocol`.
     pub(crate) fn by_ip(&self, ip: IpAddr, protocol: Protocol) -> Option<App<'_>> {
+        self.by_ip_where(ip, |e| e.applies(protocol))
+    }
+
+    /// The application of a server address by an entry limited to
+    /// `protocol` (`protocols = ["STUN"]`): such entries name the
+    /// application even of flows whose protocol DPI found (Google's call
+    /// relays are `STUN.GoogleCall`), where plain address ranges do not.
+    pub(crate) fn by_ip_for(&self, ip: IpAddr, protocol: Protocol) -> Option<App<'_>> {
+        self.by_ip_where(ip, |e| e.protocols.contains(&protocol))
+    }
+
+    fn by_ip_where(&self, ip: IpAddr, wanted: impl Fn(&AppDef) -> bool) -> Option<App<'_>> {
+        let pick = |entries: Option<&Vec<u32>>| {
+            entries?
+                .iter()
+                .rev()
+                .filter_map(|&i| self.apps.get(i as usize))
+                .find(|a| wanted(a))
+                .map(AppDef::app)
+        };
         match ip {
             IpAddr::V4(a) => {
                 let a = u32::from(a);
                 self.v4.iter().find_map(|(len, table)| {
                     let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
-                    self.pick(table.get(&(a & mask)), protocol)
+                    pick(table.get(&(a & mask)))
                 })
             }
             IpAddr::V6(a) => {
                 let a = u128::from(a);
                 self.v6.iter().find_map(|(len, table)| {
                     let mask = u128::MAX.checked_shl(128 - u32::from(*len)).unwrap_or(0);
-                    self.pick(table.get(&(a & mask)), protocol)
+                    pick(table.get(&(a & mask)))
                 })
             }
         }
@@ -332,6 +352,10 @@ protocols = ["STUN"]
         assert_eq!(name("192.0.2.1", Protocol::Stun), Some("Example"));
         assert_eq!(name("192.0.3.1", Protocol::Tls), None);
         assert_eq!(name("2001:db8:1::5", Protocol::Tls), Some("Example"));
+        let scoped = |ip: &str, p| apps.by_ip_for(ip.parse().unwrap(), p).map(|a| a.name);
+        assert_eq!(scoped("192.0.2.200", Protocol::Stun), Some("ExampleCall"));
+        assert_eq!(scoped("192.0.2.200", Protocol::Tls), None);
+        assert_eq!(scoped("192.0.2.1", Protocol::Stun), None);
     }
 
     #[test]

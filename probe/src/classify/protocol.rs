@@ -93,7 +93,8 @@ protocols! {
     Http = "HTTP", "Web", NONE, tcp [80], udp [];
     Tls = "TLS", "Web", ENCRYPTED, tcp [443, 8443], udp [];
     Quic = "QUIC", "Web", ENCRYPTED, tcp [], udp [443];
-    Dtls = "DTLS", "Network", ENCRYPTED, tcp [], udp [443, 4433, 4740];
+    // DTLS and STUN run on whatever ports WebRTC negotiates: no port is wrong.
+    Dtls = "DTLS", "Network", ENCRYPTED, tcp [], udp [];
     Ssh = "SSH", "RemoteAccess", ENCRYPTED, tcp [22], udp [];
     Telnet = "Telnet", "RemoteAccess", UNSAFE, tcp [23], udp [];
     Ftp = "FTP_CONTROL", "Download", UNSAFE, tcp [21], udp [];
@@ -119,7 +120,7 @@ protocols! {
     Rtp = "RTP", "Media", NONE, tcp [], udp [];
     Rtcp = "RTCP", "VoIP", NONE, tcp [], udp [];
     Rtsp = "RTSP", "Media", NONE, tcp [554], udp [554];
-    Stun = "STUN", "Network", NONE, tcp [3478], udp [3478, 19302];
+    Stun = "STUN", "Network", NONE, tcp [], udp [];
     BitTorrent = "BitTorrent", "Download", NONE, tcp [6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889], udp [6771];
     Mqtt = "MQTT", "RPC", NONE, tcp [1883, 8883], udp [];
     Modbus = "Modbus", "IoT-Scada", NONE, tcp [502], udp [];

@@ -74,6 +74,7 @@ pub(crate) fn verdict(
         let tls = findings?.l7.tls.as_ref()?;
         cert_domains(&tls.server_subject).find_map(|d| settings.apps.by_host(d, protocol))
     })
+    .or_else(|| settings.apps.by_ip_for(facts.server.0, protocol))
     // nDPI's "Match by IP": an address names the application only when the
     // payload named no protocol (a TLS flow to Apple's network stays `TLS`).
     .or_else(|| {

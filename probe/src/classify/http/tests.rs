@@ -165,7 +165,6 @@ fn log4j_exploit_flows_raise_ndpi_risks() {
 }
 
 #[test]
-#[ignore = "decode does not unwrap 6in4 (IPv6 in IPv4, IP protocol 41) yet"]
 fn http_inside_6in4_is_read() {
     let flows = flows("6in4tunnel.pcap");
     let f = flows

@@ -49,21 +49,32 @@ fn u16_list(mut c: Cursor<'_>) -> Result<Vec<u16>> {
     Ok(out)
 }
 
-/// Reads the handshake header of a message of type `kind` and returns its body.
-fn body(msg: &[u8], kind: u8) -> Result<Cursor<'_>> {
+/// Reads the handshake header of a message of type `kind` and returns its
+/// body. DTLS adds message_seq, fragment_offset and fragment_length (RFC
+/// 6347 §4.2.2); the message must be whole (one fragment).
+fn body(msg: &[u8], kind: u8, carrier: Carrier) -> Result<Cursor<'_>> {
     let mut c = Cursor::new(msg);
     if c.u8()? != kind {
         return Err(Error::Malformed);
     }
-    c.vec_u24()
+    let len = c.u24()?;
+    if carrier == Carrier::Dtls {
+        c.skip(2)?;
+        let (offset, fragment) = (c.u24()?, c.u24()?);
+        if offset != 0 || fragment != len {
+            return Err(Error::Malformed);
+        }
+    }
+    c.sub(len as usize)
 }
 
 /// Parses one complete ClientHello handshake message, starting at its
-/// handshake header (type 1, 24-bit length; RFC 8446 §4.1.2), and records
+/// handshake header (type 1, 24-bit length; RFC 8446 §4.1.2; DTLS's
+/// 12-byte header with `Carrier::Dtls`), and records
 /// the SNI (also as the flow's host), ALPN, offered versions, JA3 and JA4
 /// in `out`.
 pub(crate) fn parse_client_hello(msg: &[u8], out: &mut Findings, carrier: Carrier) -> Result<()> {
-    let mut c = body(msg, 1)?;
+    let mut c = body(msg, 1, carrier)?;
     let mut f = ClientFields {
         legacy_version: c.u16()?,
         ..ClientFields::default()
@@ -217,7 +228,7 @@ pub(crate) fn parse_server_hello(
     out: &mut Findings,
     carrier: Carrier,
 ) -> Result<ServerHello> {
-    let mut c = body(msg, 2)?;
+    let mut c = body(msg, 2, carrier)?;
     let legacy_version = c.u16()?;
     c.skip(32)?; // random
     c.vec_u8()?; // legacy_session_id

@@ -171,12 +171,14 @@ impl Parser {
             Some(s) => s,
             None => {
                 let p = pkt.payload;
+                // A segment cut short inside the header still starts a
+                // record if its bytes agree.
                 let starts = (pkt.from_client && sslv2_hello(p).is_some())
                     || record_start(
                         p,
                         &[CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA],
                         &[],
-                    ) == Start::Record;
+                    ) != Start::No;
                 if !starts {
                     return Parse::Incomplete;
                 }

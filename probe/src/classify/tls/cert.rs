@@ -2,7 +2,9 @@
 //! 1.2): the leaf certificate's subject and issuer (in nDPI's
 //! `C=IT, ST=Some-State, O=ntop.org` form), validity, SHA-1 of its DER and
 //! subjectAltName DNS names, with nDPI's certificate risks: self-signed
-//! (subject equals issuer) and name mismatch (the SNI matches no DNS name).
+//! (subject equals issuer), name mismatch (the SNI matches no DNS name) and
+//! validity too long (over 395 days, for certificates issued after the
+//! CA/Browser Forum's 2020 limit).
 //! Expiry is judged at export against the flow's time (`verdict`).
 
 use std::fmt::Write as _;
@@ -18,6 +20,12 @@ use super::super::cursor::{Cursor, Error, Result};
 use super::super::findings::MAX_TEXT;
 use super::super::{Findings, Risk};
 use super::fingerprint::hex;
+
+/// Certificates issued after this time (2020-09-01, seconds) may be valid
+/// for at most [`MAX_VALIDITY_S`] (nDPI's `TLS_LIMIT_DATE`).
+const VALIDITY_LIMIT_FROM: i64 = 1_598_918_400;
+/// 395 days, nDPI's `TLS_THRESHOLD`.
+const MAX_VALIDITY_S: i64 = 395 * 86_400;
 
 /// Most subjectAltName DNS names kept (some CDN certificates carry hundreds).
 const MAX_NAMES: usize = 64;
@@ -122,10 +130,23 @@ pub(crate) fn parse_certificate(msg: &[u8], out: &mut Findings) -> Result<()> {
     tls.server_not_after_us = micros(cert.validity().not_after.timestamp());
     tls.server_sha1 = hex(sha1.as_ref());
     let sni = tls.sni.clone();
+    let (from, until) = (
+        cert.validity().not_before.timestamp(),
+        cert.validity().not_after.timestamp(),
+    );
 
     // nDPI: subject and issuer DNs equal (tls.c, processCertificate).
     if !subject.is_empty() && subject == issuer {
         out.risk_with(Risk::TlsSelfSignedCertificate, &subject);
+    }
+    // nDPI (after the CA/Browser Forum's 398-day limit): a certificate
+    // issued after 2020-09-01 valid for more than 395 days.
+    if from > VALIDITY_LIMIT_FROM && until - from > MAX_VALIDITY_S {
+        let days = (until - from) / 86_400;
+        out.risk_with(
+            Risk::TlsCertValidityTooLong,
+            &format!("TLS Cert lasts {days} days"),
+        );
     }
     // nDPI checks the SNI against the subjectAltName DNS names only (and
     // not at all without a SNI or without that extension).

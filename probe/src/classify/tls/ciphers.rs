@@ -130,7 +130,8 @@ pub(crate) fn display(suite: u16) -> String {
 /// nDPI's list (`ndpi_is_safe_ssl_cipher`'s WEAK class: static RSA key
 /// exchange, 3DES, SEED, IDEA, after Qualys SSL Labs' grading), plus what
 /// is broken outright and nDPI leaves unflagged: NULL encryption, EXPORT
-/// grades, anonymous key exchange, single DES and RC4 (RFC 7465 forbids it).
+/// grades, anonymous key exchange, single DES, any 3DES (Sweet32) and RC4
+/// (RFC 7465 forbids it).
 /// nDPI only marks RC4 "INSECURE" in its JA3S output without the risk, so
 /// here an RC4 flow carries one risk more than in nDPI's output.
 pub(crate) fn weak(suite: u16) -> bool {
@@ -148,6 +149,7 @@ pub(crate) fn weak(suite: u16) -> bool {
                 || n.contains("_anon_")
                 || n.contains("_RC4_")
                 || n.contains("_DES_CBC_")
+                || n.contains("3DES")
                 || n.contains("_DES40_"))
     })
 }
@@ -300,6 +302,7 @@ mod tests {
     #[test]
     fn weak_ciphers_follow_ndpi_and_the_broken_ones() {
         assert!(weak(0x002f) && weak(0x000a) && weak(0x0005) && weak(0x0003));
+        assert!(weak(0xc008) && weak(0x0013));
         assert!(!weak(0xc02f) && !weak(0x1301) && !weak(0x00ff));
         assert_eq!(name(0xc030), Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"));
         assert_eq!(display(0x1234), "0x1234");

@@ -171,3 +171,83 @@ fn a_cleartext_fatal_alert_is_a_risk() {
     assert_eq!(v, [Parse::Incomplete]);
     assert_eq!(risk_info(&out, Risk::TlsFatalAlert), Some("Alert 40"));
 }
+
+/// A Certificate handshake message carrying one self-signed certificate
+/// for `names` (CN = the first), valid between the two dates.
+fn certificate(names: &[&str], from: (i32, u8, u8), until: (i32, u8, u8)) -> Vec<u8> {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CountryName, "IT");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, names[0]);
+    params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+    params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let der = params.self_signed(&key).unwrap().der().to_vec();
+    let u24 = |n: usize| [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    let mut list = u24(der.len()).to_vec();
+    list.extend(&der);
+    let mut body = u24(list.len()).to_vec();
+    body.extend(list);
+    let mut msg = vec![11];
+    msg.extend(u24(body.len()));
+    msg.extend(body);
+    msg
+}
+
+fn with_sni(sni: &str) -> Findings {
+    let mut out = Findings::default();
+    out.tls().sni = sni.to_owned();
+    out
+}
+
+#[test]
+fn certificate_risks_follow_ndpis_rules() {
+    // Self-signed, valid 2 years from 2021: too long, and the SNI matches.
+    let msg = certificate(
+        &["example.org", "*.example.org"],
+        (2021, 1, 1),
+        (2023, 1, 1),
+    );
+    let mut out = with_sni("www.example.org");
+    tls::cert::parse_certificate(&msg, &mut out).unwrap();
+    let t = out.l7.tls.as_ref().unwrap();
+    assert_eq!(t.server_subject, "C=IT, CN=example.org");
+    assert_eq!(t.server_issuer, t.server_subject);
+    assert_eq!(t.server_not_before_us, utc(2021, 1, 1, 0, 0, 0));
+    assert_eq!(t.server_sha1.len(), 40);
+    assert_eq!(
+        risk_info(&out, Risk::TlsSelfSignedCertificate),
+        Some("C=IT, CN=example.org")
+    );
+    assert_eq!(
+        risk_info(&out, Risk::TlsCertValidityTooLong),
+        Some("TLS Cert lasts 730 days")
+    );
+    assert!(!out.risks.has(Risk::TlsCertificateMismatch));
+
+    // Another name: a mismatch. Issued before September 2020: not too long.
+    let msg = certificate(&["example.org"], (2019, 1, 1), (2022, 1, 1));
+    let mut out = with_sni("example.net");
+    tls::cert::parse_certificate(&msg, &mut out).unwrap();
+    assert_eq!(
+        risk_info(&out, Risk::TlsCertificateMismatch),
+        Some("example.net vs example.org")
+    );
+    assert!(!out.risks.has(Risk::TlsCertValidityTooLong));
+
+    // Without a SNI there is nothing to match.
+    let mut out = Findings::default();
+    tls::cert::parse_certificate(&msg, &mut out).unwrap();
+    assert!(!out.risks.has(Risk::TlsCertificateMismatch));
+
+    // Cut anywhere: an error, never a panic.
+    for len in 0..msg.len() {
+        assert!(tls::cert::parse_certificate(&msg[..len], &mut with_sni("x")).is_err());
+    }
+}

@@ -306,3 +306,71 @@ fn a_dtls_client_hello_gives_ndpis_ja3_and_ja4() {
     assert_eq!(t.ja4, "dd2i110700_c45550529adf_d9dd6182da81");
     assert!(out.host.is_empty());
 }
+
+/// Feeds a fresh parser the TLS part of a STARTTLS flow (each direction
+/// from its first handshake record on), as the mail classifier would.
+fn after_starttls(capture: &str, client_port: u16) -> (Vec<Parse>, Findings) {
+    let mut started = [false, false];
+    let packets: Vec<(OwnedPacket, bool)> = payloads(capture)
+        .into_iter()
+        .filter(|p| {
+            p.transport == Transport::Tcp
+                && (p.src_port == client_port || p.dst_port == client_port)
+        })
+        .filter_map(|p| {
+            let from_client = p.src_port == client_port;
+            let dir = usize::from(!from_client);
+            started[dir] |= p.payload.starts_with(&[0x16, 3]);
+            started[dir].then_some((p, from_client))
+        })
+        .collect();
+    let seen: Vec<_> = packets.iter().map(|(p, c)| (p, *c)).collect();
+    run(&seen)
+}
+
+#[test]
+fn starttls_handshakes_read_like_ndpi_reads_them() {
+    let (verdicts, out) = after_starttls("smtp-starttls.pcap", 57406);
+    assert!(verdicts.contains(&Parse::Done), "{verdicts:?}");
+    // No SNI: nDPI's host name (and the `d` of its JA4) comes from the
+    // SMTP banner; a TLS 1.0 client is not expected to send one.
+    assert!(out.host.is_empty());
+    assert!(!out.risks.has(Risk::TlsMissingSni));
+    let t = out.l7.tls.as_ref().unwrap();
+    assert_eq!(t.ja3, "fab507fe132c544e8a0eb7c394affeae");
+    assert_eq!(t.ja4, "t10i290100_cdba58456bdf_e78b541c01a9");
+    assert_eq!(t.ja3s, "6b96cf9c27b0223177b0e9f135fe4899");
+    assert_eq!(t.cipher, "TLS_RSA_WITH_RC4_128_SHA");
+    assert_eq!(t.server_sha1, "45156ae749634094f9ab091ef5a7336df37b28fc");
+    assert_eq!(
+        t.server_subject,
+        "C=US, ST=California, L=Mountain View, O=Google Inc, CN=mx.google.com"
+    );
+    assert!(out.risks.has(Risk::TlsObsoleteVersion));
+    // nDPI marks RC4 "INSECURE" without raising the risk; sonde raises it.
+    assert!(out.risks.has(Risk::TlsWeakCipher));
+}
+
+#[test]
+fn a_starttls_client_with_an_unregistered_extension_is_suspicious() {
+    let (verdicts, out) = after_starttls("smtp-starttls.pcap", 7562);
+    assert!(verdicts.contains(&Parse::Done), "{verdicts:?}");
+    assert_eq!(out.host, "dovecot.weberlab.de");
+    let t = out.l7.tls.as_ref().unwrap();
+    assert_eq!(t.ja3, "7b38238e17474b8f6d113523bb5a8dd9");
+    assert_eq!(t.ja4, "t12d150900_073e58a039a6_b44afb9f0e6a");
+    assert_eq!(t.ja3s, "ccc514751b175866924439bdbb5bba34");
+    assert_eq!(t.server_subject, "CN=jw-vm08-int-dns");
+    assert_eq!(t.server_sha1, "ad1b576cacbe465465f61d6d852a3816077d3117");
+    // nDPI: Self-signed Cert, TLS (probably) Not Carrying HTTPS, TLS Susp Extn.
+    assert_eq!(
+        out.risks.info(Risk::TlsSuspiciousExtension),
+        Some("Extn id 65283")
+    );
+    assert_eq!(out.risks.info(Risk::TlsNotCarryingHttps), Some("No ALPN"));
+    assert_eq!(
+        out.risks.info(Risk::TlsSelfSignedCertificate),
+        Some("CN=jw-vm08-int-dns")
+    );
+    assert_eq!(out.risks.iter().count(), 3);
+}

@@ -195,6 +195,11 @@ impl Parser {
             Ok(None | Some(Step::More)) => Parse::Incomplete,
             Ok(Some(Step::Finished)) => Parse::Done,
             Ok(Some(Step::Broken)) if self.records == 0 => Parse::Invalid,
+            // The client's bytes are not needed once its hello is read: a
+            // gap there still leaves the server's certificate to wait for.
+            Err(_) if self.client_dir == Some(dir) && self.server_dir != Some(dir) => {
+                Parse::Incomplete
+            }
             Ok(Some(Step::Broken)) | Err(_) => Parse::Skip,
         }
     }

@@ -64,6 +64,25 @@ fn the_server_flight_over_three_segments_ends_dpi_at_the_certificate() {
         [Parse::Incomplete, Parse::Incomplete, Parse::Skip]
     );
     assert!(out.l7.tls.unwrap().server_sha1.is_empty());
+    // A gap on the client's side after its hello does not end DPI.
+    let later = OwnedPacket {
+        tcp_seq: Some(hello.tcp_seq.unwrap().wrapping_add(10_000)),
+        ..hello.clone()
+    };
+    let mut seen = vec![(&hello, true), (&later, true)];
+    seen.extend(server.iter().map(|p| (p, false)));
+    let (verdicts, out) = run(&seen);
+    assert_eq!(
+        verdicts,
+        [
+            Parse::Incomplete,
+            Parse::Incomplete,
+            Parse::Incomplete,
+            Parse::Incomplete,
+            Parse::Done
+        ]
+    );
+    assert!(!out.l7.tls.unwrap().server_sha1.is_empty());
 }
 
 /// Every prefix of `packet` (one direction's bytes): never a panic, and a

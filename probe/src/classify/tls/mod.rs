@@ -14,6 +14,10 @@
 //! [`cert`] (subject, issuer, validity, SHA-1, names). As nDPI does, TLS on
 //! the mail ports is IMAPS (993), POPS (995) or SMTPS (465, 587), and a
 //! random-looking `www.<name>.com|net` SNI marks Tor.
+//!
+//! A classifier that sees a protocol turn to TLS (SMTP, IMAP, POP3 after
+//! STARTTLS) can feed the packets from then on to a [`Parser`] of its own:
+//! each direction is read from its first record on.
 
 pub(crate) mod cert;
 pub(crate) mod ciphers;

@@ -190,21 +190,38 @@ fn other_protocols_are_not_claimed() {
 }
 
 #[test]
-fn garbage_after_a_valid_probe_is_invalid() {
+fn a_record_with_a_broken_hello_ends_dpi_without_fields() {
     let pkt = OwnedPacket {
-        payload: vec![
-            0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0, 0x99, 0x99, 0x99, 0x99, 0x99,
-        ],
+        payload: vec![0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0],
         src_port: 40_000,
         dst_port: 443,
         transport: Transport::Tcp,
         tcp_seq: Some(7),
         ts_us: 0,
     };
-    // A complete record whose ClientHello is cut short inside it, then a
-    // bogus record header: the hello does not parse.
+    // A complete record whose ClientHello is cut short inside it: TLS
+    // framing, but nothing to read.
     let (v, out) = run(&[(&pkt, true)]);
-    assert_ne!(v[0], Parse::Done);
-    assert!(out.host.is_empty());
+    assert_eq!(v, [Parse::Skip]);
+    assert!(out.host.is_empty() && out.l7.tls.is_none());
     assert!(!out.risks.has(Risk::TlsMissingSni));
+}
+
+#[test]
+fn a_header_start_that_turns_out_wrong_is_not_tls() {
+    let short = OwnedPacket {
+        payload: vec![0x16, 3],
+        src_port: 40_000,
+        dst_port: 443,
+        transport: Transport::Tcp,
+        tcp_seq: Some(7),
+        ts_us: 0,
+    };
+    let rest = OwnedPacket {
+        payload: vec![9, 9, 9, 9, 9, 9],
+        tcp_seq: Some(9),
+        ..short
+    };
+    let (v, _) = run(&[(&short, true), (&rest, true)]);
+    assert_eq!(v, [Parse::Incomplete, Parse::Invalid]);
 }

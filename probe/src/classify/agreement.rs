@@ -141,7 +141,6 @@ struct Tally {
 }
 
 #[test]
-#[ignore = "the figures reach the goal once the classifiers land (issue 5)"]
 fn classification_agrees_with_ndpi_on_its_own_captures() {
     let dir = testdata("ndpi/pcap");
     let mut names: Vec<_> = std::fs::read_dir(&dir)

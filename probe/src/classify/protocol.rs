@@ -145,6 +145,7 @@ protocols! {
 
 impl Protocol {
     /// The payload is encrypted (`[Encrypted]` in ndpiReader's output).
+    #[cfg(test)]
     pub(crate) fn encrypted(self) -> bool {
         self.flags() & ENCRYPTED != 0
     }

@@ -12,6 +12,10 @@ pub(crate) enum Level {
     Medium,
     High,
     Severe,
+    #[allow(
+        dead_code,
+        reason = "nDPI's scale; no risk of the catalogue is critical yet"
+    )]
     Critical,
 }
 
@@ -136,6 +140,7 @@ impl Risks {
         self.bits & (1u64 << (risk as u8)) != 0
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.bits == 0
     }
@@ -154,14 +159,6 @@ impl Risks {
     /// Sum of the scores, as ndpiReader's "Risk Score".
     pub(crate) fn score(&self) -> u32 {
         self.iter().map(|r| r.level().score()).sum()
-    }
-
-    /// Adds every risk of `other`.
-    pub(crate) fn merge(&mut self, other: &Risks) {
-        for (risk, info) in &other.info {
-            self.set_with(*risk, info.clone());
-        }
-        self.bits |= other.bits;
     }
 
     /// The exported form, in the order of [`Risk::ALL`].

@@ -93,6 +93,7 @@ impl Stream {
     }
 
     /// Bytes waiting for the rest of their message.
+    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.buf.len()
     }

@@ -108,7 +108,6 @@ fn gquic_flows_of_real_captures_are_quic_with_their_server_names() {
 }
 
 #[test]
-#[ignore = "needs the TLS ClientHello parser (merged by the lead)"]
 fn ietf_quic_flows_of_real_captures_are_named_by_their_sni() {
     let mut found = quic_flows("quic-29.pcap");
     found.extend(quic_flows("quic_0RTT.pcap"));

@@ -148,6 +148,7 @@ pub const FLOW: &[(&str, FieldType)] = &[
     ("tls.server.not_before", Date),
     ("tls.server.not_after", Date),
     ("tls.server.hash.sha1", Keyword),
+    ("tls.server.x509.alternative_names", Keyword),
     ("dns.id", Keyword),
     ("dns.type", Keyword),
     ("dns.question.name", Keyword),

@@ -33,6 +33,8 @@ pub(super) fn put_l7(doc: &mut Doc, l7: &L7) {
     doc.put_str("sonde.l7.category", &l7.category);
 
     if let Some(tls) = &l7.tls {
+        // First: a path written once keeps its first value.
+        put_tls_extra(doc, l7);
         put_tls(doc, tls, protocol);
     }
     if let Some(dns) = &l7.dns {
@@ -92,6 +94,25 @@ fn put_tls(doc: &mut Doc, tls: &TlsInfo, protocol: &str) {
     if sha1.len() == 40 && sha1.bytes().all(|b| b.is_ascii_hexdigit()) {
         // ECS wants hashes in uppercase, as its example shows.
         doc.put("tls.server.hash.sha1", sha1.to_ascii_uppercase());
+    }
+}
+
+/// What the probe keeps in `extra` for TLS that has an ECS home: the ALPN
+/// the server chose (ECS's `tls.next_protocol` is the negotiated one, so it
+/// replaces the client's first offer) and the certificate's names.
+fn put_tls_extra(doc: &mut Doc, l7: &L7) {
+    if let Some(alpn) = l7.extra.get("tls.negotiated_alpn").map(|a| a.trim())
+        && !alpn.is_empty()
+    {
+        doc.put("tls.next_protocol", alpn.to_lowercase());
+    }
+    if let Some(names) = l7.extra.get("tls.server_names") {
+        let names: Vec<&str> = names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        doc.put_list("tls.server.x509.alternative_names", names);
     }
 }
 
@@ -252,6 +273,30 @@ mod tests {
         assert_eq!(
             split_host_port("example.com:99999"),
             ("example.com:99999", None)
+        );
+    }
+
+    #[test]
+    fn negotiated_alpn_and_certificate_names_go_to_their_ecs_fields() {
+        let mut l7 = L7 {
+            protocol: "TLS".into(),
+            tls: Some(TlsInfo {
+                alpn: vec!["h2".into(), "http/1.1".into()],
+                ..TlsInfo::default()
+            }),
+            ..L7::default()
+        };
+        l7.extra
+            .insert("tls.negotiated_alpn".into(), "http/1.1".into());
+        l7.extra
+            .insert("tls.server_names".into(), "a.example, *.b.example,".into());
+        let mut doc = Doc::default();
+        put_l7(&mut doc, &l7);
+        let json = doc.into_value();
+        assert_eq!(json["tls"]["next_protocol"], "http/1.1");
+        assert_eq!(
+            json["tls"]["server"]["x509"]["alternative_names"],
+            serde_json::json!(["a.example", "*.b.example"])
         );
     }
 

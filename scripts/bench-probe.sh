@@ -5,7 +5,10 @@
 #   1. synthetic: 100,000 concurrent TCP flows of 10 small packets each;
 #   2. mixed: the nDPI test captures (real traffic), concatenated 20 times;
 #   3. web: the nDPI captures of TLS, HTTP, DNS and QUIC traffic (real
-#      handshakes, about 470 bytes per packet), concatenated 600 times.
+#      handshakes, about 470 bytes per packet), concatenated 600 times with
+#      each copy's addresses rewritten, so every copy is new flows for both
+#      readers (ndpiReader does not expire idle flows: with the plain mix it
+#      classifies each 5-tuple once and only counts the copies).
 # Prints a markdown table (packets/s with DPI on and off, peak RSS, and
 # sonde/nDPI ratios) for docs/benchmarks.md. Usage: scripts/bench-probe.sh [WORKDIR]
 set -euo pipefail
@@ -24,7 +27,7 @@ web=$work/web.pcap
 [ -s "$mixed" ] || python3 scripts/gen-pcap.py --mix "$mixed" 20 "$testdata"/ndpi/pcap/*.pcap >/dev/null
 web_inputs=(443-chrome google_ssl 443-git facebook ssl-cert-name-mismatch quic-29 youtube_quic
     dns_fragmented dns_long_domainname WebattackSQLinj 6in4tunnel whatsapp_login_chat)
-[ -s "$web" ] || python3 scripts/gen-pcap.py --mix "$web" 600 \
+[ -s "$web" ] || python3 scripts/gen-pcap.py --mix-distinct "$web" 600 \
     $(for n in "${web_inputs[@]}"; do echo "$testdata/ndpi/pcap/$n.pcap"; done) >/dev/null
 
 packets() { target/release/sonde-probe read "$1" --emit none 2>&1 | sed -n 's/.*: \([0-9]*\) packets,.*/\1/p' | head -1; }

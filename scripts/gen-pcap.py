@@ -8,6 +8,11 @@
   gen-pcap.py --mix OUT.pcap REPEAT IN.pcap...
       The Ethernet captures IN, concatenated REPEAT times, each copy an hour
       after the previous one (so its flows are new flows).
+  gen-pcap.py --mix-distinct OUT.pcap REPEAT IN.pcap...
+      The same, and each copy's IP addresses rewritten (the copy number XORed
+      into the low 16 bits of every IPv4 and IPv6 address, IPv4 header
+      checksums recomputed), so every copy's flows are new 5-tuples even to
+      a reader that does not expire idle flows (ndpiReader).
 
 Deterministic: the same arguments give the same file.
 """
@@ -52,7 +57,33 @@ def read_pcap(path):
     return out
 
 
-def mix(out, repeat, inputs):
+def remap(frame, k):
+    """The Ethernet frame with copy number k XORed into its IP addresses."""
+    if k == 0:
+        return frame
+    off = 12
+    etype = struct.unpack("!H", frame[off:off + 2])[0] if len(frame) >= 14 else 0
+    off = 14
+    while etype in (0x8100, 0x88A8) and len(frame) >= off + 4:
+        etype = struct.unpack("!H", frame[off + 2:off + 4])[0]
+        off += 4
+    b = bytearray(frame)
+    hi, lo = (k >> 8) & 0xFF, k & 0xFF
+    if etype == 0x0800 and len(b) >= off + 20:
+        for at in (off + 14, off + 18):
+            b[at] ^= hi
+            b[at + 1] ^= lo
+        ihl = (b[off] & 15) * 4
+        b[off + 10:off + 12] = b"\0\0"
+        b[off + 10:off + 12] = struct.pack("!H", checksum(bytes(b[off:off + ihl])))
+    elif etype == 0x86DD and len(b) >= off + 40:
+        for at in (off + 22, off + 38):
+            b[at] ^= hi
+            b[at + 1] ^= lo
+    return bytes(b)
+
+
+def mix(out, repeat, inputs, distinct=False):
     records = [r for path in inputs for r in read_pcap(path)]
     with open(out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
@@ -63,14 +94,15 @@ def mix(out, repeat, inputs):
             for ts, orig, body in records:
                 first = ts if first is None else first
                 t = start + max(0, ts - first) % 3_000_000_000
+                body = remap(body, k) if distinct else body
                 f.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(body), orig))
                 f.write(body)
     print(f"{out}: {repeat * len(records)} packets")
 
 
 def main():
-    if sys.argv[1] == "--mix":
-        mix(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
+    if sys.argv[1] in ("--mix", "--mix-distinct"):
+        mix(sys.argv[2], int(sys.argv[3]), sys.argv[4:], sys.argv[1] == "--mix-distinct")
         return
     out = sys.argv[1]
     flows = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000

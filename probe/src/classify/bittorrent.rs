@@ -100,7 +100,7 @@ fn info_hash(p: &[u8]) -> Option<String> {
     let mut c = Cursor::new(p);
     c.skip(HANDSHAKE.len() + 8).ok()?;
     let hash = c.take(20).ok()?;
-    Some(hash.iter().map(|b| format!("{b:02x}")).collect())
+    Some(hex::encode(hash))
 }
 
 #[derive(Debug, Default)]

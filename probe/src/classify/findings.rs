@@ -87,6 +87,11 @@ impl Findings {
 /// control characters dropped, at most [`MAX_TEXT`] bytes.
 pub(crate) fn text(bytes: &[u8]) -> String {
     let bytes = bytes.get(..MAX_TEXT.min(bytes.len())).unwrap_or(bytes);
+    // The usual case, printable ASCII: one allocation, no char walk.
+    if bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        let trimmed = bytes.trim_ascii();
+        return String::from_utf8_lossy(trimmed).into_owned();
+    }
     String::from_utf8_lossy(bytes)
         .chars()
         .filter(|c| !c.is_control())
@@ -104,6 +109,8 @@ mod tests {
         assert_eq!(text(b" a\x00b\r\n"), "ab");
         assert_eq!(text(&[b'x'; 2000]).len(), MAX_TEXT);
         assert_eq!(text(&[0xff, b'a']), "\u{fffd}a");
+        assert_eq!(text(b"  plain ascii \t"), "plain ascii");
+        assert_eq!(text(b" spaced  out "), "spaced  out");
     }
 
     #[test]

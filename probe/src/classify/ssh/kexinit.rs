@@ -81,9 +81,5 @@ pub(super) fn kex_init(mut c: Cursor<'_>, client: bool, out: &mut Findings) {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    hex::encode(bytes)
 }

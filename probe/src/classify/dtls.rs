@@ -270,7 +270,7 @@ mod tests {
             on_packet(&mut dpi, &view, &DpiSettings::default());
         }
         let dpi = dpi.unwrap();
-        let f = dpi.findings();
+        let f = dpi.findings().unwrap();
         assert_eq!(f.protocol, Protocol::Dtls);
         assert_eq!(f.l7.tls.as_ref().unwrap().negotiated_version, "1.2");
         assert_eq!(f.l7.extra.get("tls.server_names").unwrap(), "hangouts");

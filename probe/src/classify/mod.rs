@@ -177,9 +177,12 @@ pub(crate) enum Parse {
 }
 
 /// DPI state and verdict of one flow, allocated at its first payload packet.
+/// The findings (most of the size: the metadata messages) are allocated only
+/// when a classifier claims the flow, so the many flows nothing recognises
+/// cost a few dozen bytes while DPI runs, and nothing after.
 #[derive(Debug)]
 pub(crate) struct FlowDpi {
-    findings: Findings,
+    findings: Option<Box<Findings>>,
     /// `None` once DPI ended for the flow.
     work: Option<Box<Work>>,
 }
@@ -193,7 +196,7 @@ struct Work {
 impl FlowDpi {
     fn new(transport: Transport) -> Self {
         Self {
-            findings: Findings::default(),
+            findings: None,
             work: Some(Box::new(Work {
                 candidates: Candidates::for_transport(transport),
                 parser: None,
@@ -201,8 +204,9 @@ impl FlowDpi {
         }
     }
 
-    pub(crate) fn findings(&self) -> &Findings {
-        &self.findings
+    /// What the classifiers found; `None` when none claimed the flow.
+    pub(crate) fn findings(&self) -> Option<&Findings> {
+        self.findings.as_deref()
     }
 
     /// DPI still runs for this flow.
@@ -225,7 +229,6 @@ pub(crate) fn on_packet(dpi: &mut Option<Box<FlowDpi>>, pkt: &Packet<'_>, settin
     let Some(work) = flow.work.as_mut() else {
         return;
     };
-    let findings = &mut flow.findings;
     if work.parser.is_none() {
         work.parser = work.candidates.probe(pkt);
         if work.parser.is_none() {
@@ -235,6 +238,7 @@ pub(crate) fn on_packet(dpi: &mut Option<Box<FlowDpi>>, pkt: &Packet<'_>, settin
             return;
         }
     }
+    let findings = flow.findings.get_or_insert_with(Box::default);
     let Some((kind, parser)) = work.parser.as_mut() else {
         return;
     };

@@ -41,7 +41,7 @@ pub(crate) fn verdict(
     facts: &FlowFacts,
     settings: &DpiSettings,
 ) -> (Option<v1::L7>, Vec<v1::FlowRisk>, u32) {
-    let findings = dpi.map(FlowDpi::findings);
+    let findings = dpi.and_then(FlowDpi::findings);
     let mut risks = findings.map(|f| f.risks.clone()).unwrap_or_default();
     flow_risks(facts, &mut risks);
     let protocol = match findings.map(|f| f.protocol) {
@@ -252,10 +252,11 @@ mod tests {
 
     fn dpi_with(protocol: Protocol, host: &str, subject: &str) -> FlowDpi {
         let mut dpi = FlowDpi::new(Transport::Tcp);
-        dpi.findings.protocol = protocol;
-        dpi.findings.set_host(host.as_bytes());
+        let findings = dpi.findings.get_or_insert_with(Box::default);
+        findings.protocol = protocol;
+        findings.set_host(host.as_bytes());
         if !subject.is_empty() {
-            dpi.findings.tls().server_subject = subject.to_owned();
+            findings.tls().server_subject = subject.to_owned();
         }
         dpi
     }

@@ -21,7 +21,7 @@ pub(crate) fn findings_of(pcap: &str, a: u16, b: u16) -> Findings {
         }
     }
     let dpi = dpi.expect("no payload");
-    let f = dpi.findings();
+    let f = dpi.findings().expect("not claimed");
     Findings {
         protocol: f.protocol,
         sub_protocol: f.sub_protocol,

@@ -24,7 +24,9 @@ pub fn run(name: &str, data: &[u8]) -> bool {
     let Some(&kind) = Kind::ALL.iter().find(|k| k.name() == name) else {
         return false;
     };
-    let settings = DpiSettings::default();
+    // Built once: the applications file is parsed when settings are made.
+    static SETTINGS: std::sync::OnceLock<DpiSettings> = std::sync::OnceLock::new();
+    let settings = SETTINGS.get_or_init(DpiSettings::default);
     let mut flow: Option<Box<FlowDpi>> = None;
     let mut forced = kind.start_for_test();
     let mut findings = Findings::default();
@@ -65,7 +67,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         seq[dir] = seq[dir].wrapping_add(payload.len() as u32);
         let _ = kind.probe_for_test(&pkt);
         let _ = forced.parse(&pkt, &mut findings);
-        super::on_packet(&mut flow, &pkt, &settings);
+        super::on_packet(&mut flow, &pkt, settings);
     }
     true
 }

@@ -76,8 +76,10 @@ fn bench(c: &mut Criterion) {
             ok
         })
     });
-    let flows = || {
-        let mut engine = Engine::new(LinkType::Ethernet, "bench", FlowSettings::default());
+    let flows_with = |dpi: bool| {
+        let mut settings = FlowSettings::default();
+        settings.dpi.enabled = dpi;
+        let mut engine = Engine::new(LinkType::Ethernet, "bench", settings);
         let mut out = Vec::new();
         for f in &frames {
             let packet = Packet {
@@ -90,9 +92,10 @@ fn bench(c: &mut Criterion) {
         engine.finish(&mut out);
         out.len()
     };
-    group.bench_function("decode+flows", |b| b.iter(flows));
+    group.bench_function("decode+flows", |b| b.iter(|| flows_with(false)));
+    group.bench_function("decode+flows+dpi", |b| b.iter(|| flows_with(true)));
     group.throughput(Throughput::Bytes(bytes));
-    group.bench_function("decode+flows-bytes", |b| b.iter(flows));
+    group.bench_function("decode+flows+dpi-bytes", |b| b.iter(|| flows_with(true)));
     group.finish();
 }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use sonde_proto::v1;
 
-use super::{Findings, Kind, Packet, Parse, Transport};
+use super::{Findings, Kind, Packet, Parse, Probe, Transport};
 use crate::capture::{FileSource, Next, PacketSource};
 use crate::decode;
 use crate::engine::Engine;
@@ -158,4 +158,21 @@ pub(crate) fn every_prefix(kind: Kind, packet: &OwnedPacket, from_client: bool) 
             kind.start_for_test().parse(&view, &mut findings)
         })
         .collect()
+}
+
+/// Asserts that `probe` claims no payload of the given captures, sent by
+/// either end (a negative test on other protocols' real traffic).
+pub(crate) fn assert_not_claimed(probe: fn(&Packet<'_>) -> Probe, captures: &[&str]) {
+    for capture in captures {
+        for p in payloads(capture) {
+            for from_client in [true, false] {
+                assert_ne!(
+                    probe(&p.view(from_client)),
+                    Probe::Match,
+                    "{capture}: {:?}",
+                    p.payload.get(..24)
+                );
+            }
+        }
+    }
 }

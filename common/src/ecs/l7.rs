@@ -227,10 +227,13 @@ fn path_and_query(target: &str) -> (&str, &str) {
     rest.split_once('?').unwrap_or((rest, ""))
 }
 
-/// `l7.extra` under `sonde.l7.extra.<key>`. Keys are lowercased and stripped to
-/// `[a-z0-9_.]` so they make valid, predictable field names; keys left empty or
-/// with empty segments are dropped, and in sorted key order the first of two
-/// clashing keys (`dhcp` vs `dhcp.hostname`) wins, so output is deterministic.
+/// `l7.extra` under `sonde.l7.extra.<key>`, one level deep: the probe's
+/// dotted keys (`http.server`) become `http_server`, so every entry is a leaf
+/// the index template maps as a keyword (a dotted key would make an object,
+/// which the open keyword mapping refuses: `sonde.l7.extra.http` would be
+/// both). Keys are lowercased and stripped to `[a-z0-9_]`; keys left without
+/// a letter or digit are dropped, and in sorted key order the first of two
+/// keys that end up equal wins, so output is deterministic.
 fn put_extra(doc: &mut Doc, l7: &L7) {
     let mut entries: Vec<(&String, &String)> = l7.extra.iter().collect();
     entries.sort();
@@ -241,11 +244,14 @@ fn put_extra(doc: &mut Doc, l7: &L7) {
         }
         let key: String = key
             .chars()
-            .map(|c| c.to_ascii_lowercase())
-            .filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '.'))
+            .map(|c| match c.to_ascii_lowercase() {
+                '.' => '_',
+                c => c,
+            })
+            .filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
             .collect();
         let value = value.trim();
-        if key.is_empty() || value.is_empty() {
+        if !key.bytes().any(|b| b.is_ascii_alphanumeric()) || value.is_empty() {
             continue;
         }
         if doc.put(&format!("sonde.l7.extra.{key}"), value) {
@@ -290,6 +296,10 @@ mod tests {
             .insert("tls.negotiated_alpn".into(), "http/1.1".into());
         l7.extra
             .insert("tls.server_names".into(), "a.example, *.b.example,".into());
+        l7.extra
+            .insert("http.server".into(), "Apache/2.4.3 (Fedora)".into());
+        l7.extra
+            .insert("http".into(), "clashes with nothing".into());
         let mut doc = Doc::default();
         put_l7(&mut doc, &l7);
         let json = doc.into_value();
@@ -298,6 +308,12 @@ mod tests {
             json["tls"]["server"]["x509"]["alternative_names"],
             serde_json::json!(["a.example", "*.b.example"])
         );
+        // Extra entries stay one level deep, whatever dots their keys have.
+        let extra = &json["sonde"]["l7"]["extra"];
+        assert_eq!(extra["http_server"], "Apache/2.4.3 (Fedora)");
+        assert_eq!(extra["http"], "clashes with nothing");
+        assert_eq!(extra["tls_server_names"], "a.example, *.b.example,");
+        assert!(extra.as_object().unwrap().values().all(|v| v.is_string()));
     }
 
     #[test]

@@ -198,7 +198,7 @@ fn tls_flow_document_has_the_expected_values() {
         ),
         ("/sonde/l7/name", json!("TLS.Amazon")),
         ("/sonde/l7/extra/tls.grease", Value::Null),
-        ("/sonde/l7/extra/tls/grease", json!("yes")),
+        ("/sonde/l7/extra/tls_grease", json!("yes")),
         ("/sonde/flow/id", json!("18446744073709551614")),
         ("/sonde/flow/end_reason", json!("fin")),
         ("/sonde/flow/interim", json!(false)),
@@ -333,19 +333,23 @@ fn extra_keys_are_sanitized_and_clashes_resolve_the_same_way_every_time() {
         l7: Some(L7 {
             extra: HashMap::from([
                 ("DHCP.Hostname".into(), "laptop".into()),
-                ("dhcp".into(), "shadowed".into()),
+                ("dhcp_hostname".into(), "shadowed".into()),
+                ("dhcp".into(), "kept".into()),
                 ("ntp.ref-id".into(), "GPS".into()),
                 ("€€".into(), "dropped".into()),
+                ("..".into(), "dropped".into()),
             ]),
             ..L7::default()
         }),
         ..Flow::default()
     };
     let first = flow_document(&flow, &observer());
-    // "DHCP.Hostname" sorts first and wins; "dhcp" would clash with its object.
+    // One level of leaves (dots become underscores, so "dhcp" and
+    // "dhcp.hostname" no longer clash); "DHCP.Hostname" sorts before
+    // "dhcp_hostname" and wins the name both end up with.
     assert_eq!(
         first["sonde"]["l7"]["extra"],
-        json!({"dhcp": {"hostname": "laptop"}, "ntp": {"refid": "GPS"}})
+        json!({"dhcp_hostname": "laptop", "dhcp": "kept", "ntp_refid": "GPS"})
     );
     for _ in 0..20 {
         assert_eq!(flow_document(&flow, &observer()), first);

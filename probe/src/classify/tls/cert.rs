@@ -9,7 +9,11 @@
 
 use std::fmt::Write as _;
 
-use x509_parser::extensions::GeneralName;
+use x509_parser::certificate::X509CertificateParser;
+use x509_parser::extensions::{GeneralName, SubjectAlternativeName};
+use x509_parser::nom::Parser as _;
+use x509_parser::oid_registry::OID_X509_EXT_SUBJECT_ALT_NAME;
+use x509_parser::prelude::FromDer as _;
 use x509_parser::oid_registry::{
     OID_X509_COMMON_NAME, OID_X509_COUNTRY_NAME, OID_X509_LOCALITY_NAME,
     OID_X509_ORGANIZATION_NAME, OID_X509_ORGANIZATIONAL_UNIT, OID_X509_STATE_OR_PROVINCE_NAME,
@@ -104,14 +108,24 @@ pub(crate) fn parse_certificate(msg: &[u8], out: &mut Findings) -> Result<()> {
         return Ok(());
     }
     let der = list.vec_u24()?.rest();
-    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| Error::Malformed)?;
+    // Extensions are not parsed deeply: only subjectAltName is wanted, and
+    // decoding every extension was most of the certificate's cost.
+    let (_, cert) = X509CertificateParser::new()
+        .with_deep_parse_extensions(false)
+        .parse(der)
+        .map_err(|_| Error::Malformed)?;
 
     let subject = dn(cert.subject());
     let issuer = dn(cert.issuer());
     let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
     let mut names: Vec<&str> = Vec::new();
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for gn in &san.value.general_names {
+    let san = cert
+        .extensions()
+        .iter()
+        .find(|e| e.oid == OID_X509_EXT_SUBJECT_ALT_NAME)
+        .and_then(|e| SubjectAlternativeName::from_der(e.value).ok());
+    if let Some((_, san)) = &san {
+        for gn in &san.general_names {
             if let GeneralName::DNSName(name) = gn {
                 if names.len() < MAX_NAMES {
                     names.push(name);

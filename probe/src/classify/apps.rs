@@ -96,6 +96,8 @@ pub struct Applications {
     /// Per prefix length (longest first): network address -> apps.
     v4: Vec<(u8, HashMap<u32, Vec<u32>>)>,
     v6: Vec<(u8, HashMap<u128, Vec<u32>>)>,
+    /// Protocols some address range is limited to.
+    scoped_ips: Vec<Protocol>,
 }
 
 impl Applications {
@@ -155,6 +157,13 @@ impl Applications {
                     .entry(host.to_ascii_lowercase())
                     .or_default()
                     .push(index);
+            }
+            if !entry.ips.is_empty() {
+                for p in &protocols {
+                    if !self.scoped_ips.contains(p) {
+                        self.scoped_ips.push(*p);
+                    }
+                }
             }
             for ip in &entry.ips {
                 match ip
@@ -228,6 +237,10 @@ impl Applications {
     /// application even of flows whose protocol DPI found (Google's call
     /// relays are `STUN.GoogleCall`), where plain address ranges do not.
     pub(crate) fn by_ip_for(&self, ip: IpAddr, protocol: Protocol) -> Option<App<'_>> {
+        // Most flows' protocols have no scoped range: no lookup for them.
+        if !self.scoped_ips.contains(&protocol) {
+            return None;
+        }
         self.by_ip_where(ip, |e| e.protocols.contains(&protocol))
     }
 

@@ -13,11 +13,11 @@ use x509_parser::certificate::X509CertificateParser;
 use x509_parser::extensions::{GeneralName, SubjectAlternativeName};
 use x509_parser::nom::Parser as _;
 use x509_parser::oid_registry::OID_X509_EXT_SUBJECT_ALT_NAME;
-use x509_parser::prelude::FromDer as _;
 use x509_parser::oid_registry::{
     OID_X509_COMMON_NAME, OID_X509_COUNTRY_NAME, OID_X509_LOCALITY_NAME,
     OID_X509_ORGANIZATION_NAME, OID_X509_ORGANIZATIONAL_UNIT, OID_X509_STATE_OR_PROVINCE_NAME,
 };
+use x509_parser::prelude::FromDer as _;
 use x509_parser::x509::X509Name;
 
 use super::super::cursor::{Cursor, Error, Result};

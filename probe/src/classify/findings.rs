@@ -89,8 +89,9 @@ pub(crate) fn text(bytes: &[u8]) -> String {
     let bytes = bytes.get(..MAX_TEXT.min(bytes.len())).unwrap_or(bytes);
     // The usual case, printable ASCII: one allocation, no char walk.
     if bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
-        let trimmed = bytes.trim_ascii();
-        return String::from_utf8_lossy(trimmed).into_owned();
+        return std::str::from_utf8(bytes.trim_ascii())
+            .map(str::to_owned)
+            .unwrap_or_default();
     }
     String::from_utf8_lossy(bytes)
         .chars()

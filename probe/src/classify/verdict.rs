@@ -35,13 +35,16 @@ impl FlowFacts {
 }
 
 /// The exported classification of a flow: the `l7` message, its risks and
-/// their summed score.
+/// their summed score. For a flow's last record (`last`) the metadata is
+/// moved out of the findings, which are dropped with the flow; an interim
+/// record gets a copy.
 pub(crate) fn verdict(
-    dpi: Option<&FlowDpi>,
+    mut dpi: Option<&mut FlowDpi>,
     facts: &FlowFacts,
     settings: &DpiSettings,
+    last: bool,
 ) -> (Option<v1::L7>, Vec<v1::FlowRisk>, u32) {
-    let findings = dpi.and_then(FlowDpi::findings);
+    let findings = dpi.as_deref().and_then(FlowDpi::findings);
     let mut risks = findings.map(|f| f.risks.clone()).unwrap_or_default();
     flow_risks(facts, &mut risks);
     let protocol = match findings.map(|f| f.protocol) {
@@ -101,7 +104,11 @@ pub(crate) fn verdict(
             risks.set(Risk::UnsafeProtocol);
         }
     }
-    let mut l7 = findings.map(|f| f.l7.clone()).unwrap_or_default();
+    let mut l7 = match dpi.as_deref_mut().and_then(|d| d.findings.as_deref_mut()) {
+        Some(f) if last => std::mem::take(&mut f.l7),
+        Some(f) => f.l7.clone(),
+        None => v1::L7::default(),
+    };
     if let Some(tls) = &l7.tls {
         cert_risks(tls, facts.first_seen_us, settings, &mut risks);
     }
@@ -269,37 +276,57 @@ mod tests {
     fn an_address_names_the_application_only_without_a_protocol() {
         let settings = DpiSettings::default();
         // TLS to Apple's network without an SNI stays TLS, as in nDPI.
-        let tls = dpi_with(Protocol::Tls, "", "");
-        let (l7, _, _) = verdict(Some(&tls), &facts(6, "17.173.66.102", 443), &settings);
+        let mut tls = dpi_with(Protocol::Tls, "", "");
+        let (l7, _, _) = verdict(
+            Some(&mut tls),
+            &facts(6, "17.173.66.102", 443),
+            &settings,
+            true,
+        );
         assert_eq!(name(&l7.unwrap()), "TLS./Web");
         // Without payload, the address is all there is ("Match by IP").
-        let (l7, _, _) = verdict(None, &facts(6, "17.173.66.102", 443), &settings);
+        let (l7, _, _) = verdict(None, &facts(6, "17.173.66.102", 443), &settings, true);
         assert_eq!(name(&l7.unwrap()), ".Apple/Web");
     }
 
     #[test]
     fn a_certificate_subject_names_the_application_when_the_sni_does_not() {
         let settings = DpiSettings::default();
-        let tls = dpi_with(
+        let mut tls = dpi_with(
             Protocol::Tls,
             "localhost",
             "C=IT, ST=Some-State, O=ntop.org",
         );
-        let (l7, _, _) = verdict(Some(&tls), &facts(6, "127.0.0.1", 3001), &settings);
+        let (l7, _, _) = verdict(
+            Some(&mut tls),
+            &facts(6, "127.0.0.1", 3001),
+            &settings,
+            true,
+        );
         assert_eq!(name(&l7.unwrap()), "TLS.ntop/Network");
     }
 
     #[test]
     fn dns_and_mail_keep_their_own_category() {
         let settings = DpiSettings::default();
-        let dns = dpi_with(Protocol::Dns, "star.c10r.facebook.com", "");
-        let (l7, _, _) = verdict(Some(&dns), &facts(17, "192.0.2.53", 53), &settings);
+        let mut dns = dpi_with(Protocol::Dns, "star.c10r.facebook.com", "");
+        let (l7, _, _) = verdict(
+            Some(&mut dns),
+            &facts(17, "192.0.2.53", 53),
+            &settings,
+            true,
+        );
         assert_eq!(name(&l7.unwrap()), "DNS.Facebook/Network");
-        let tls = dpi_with(Protocol::Tls, "www.facebook.com", "");
-        let (l7, _, _) = verdict(Some(&tls), &facts(6, "192.0.2.1", 443), &settings);
+        let mut tls = dpi_with(Protocol::Tls, "www.facebook.com", "");
+        let (l7, _, _) = verdict(Some(&mut tls), &facts(6, "192.0.2.1", 443), &settings, true);
         assert_eq!(name(&l7.unwrap()), "TLS.Facebook/SocialNetwork");
-        let smtps = dpi_with(Protocol::Smtps, "mx.google.com", "");
-        let (l7, _, _) = verdict(Some(&smtps), &facts(6, "192.0.2.25", 587), &settings);
+        let mut smtps = dpi_with(Protocol::Smtps, "mx.google.com", "");
+        let (l7, _, _) = verdict(
+            Some(&mut smtps),
+            &facts(6, "192.0.2.25", 587),
+            &settings,
+            true,
+        );
         assert_eq!(name(&l7.unwrap()), "SMTPS.Google/Email");
     }
 

@@ -38,7 +38,7 @@ fn direction(d: DirStats, flags: u8) -> v1::Direction {
 /// The record of `flow` for the interval since its last record.
 pub(super) fn build(
     key: &FlowKey,
-    flow: &Flow,
+    flow: &mut Flow,
     interface: &str,
     settings: &FlowSettings,
     reason: v1::EndReason,
@@ -94,7 +94,8 @@ pub(super) fn build(
         conn_state: state,
         first_seen_us: flow.interval_us,
     };
-    let (l7, risks, score) = classify::verdict(flow.dpi.as_deref(), &facts, &settings.dpi);
+    let (l7, risks, score) =
+        classify::verdict(flow.dpi.as_deref_mut(), &facts, &settings.dpi, !interim);
     v1::Flow {
         interface: interface.to_owned(),
         vlan_id: u32::from(key.vlan()),

@@ -358,10 +358,10 @@ impl FlowTable {
     }
 
     fn emit(&mut self, i: u32, reason: v1::EndReason, out: &mut Vec<v1::Flow>) {
-        let slot = &self.slots[i as usize];
+        let slot = &mut self.slots[i as usize];
         out.push(super::record::build(
             &slot.key,
-            &slot.flow,
+            &mut slot.flow,
             &self.interface,
             &self.settings,
             reason,

@@ -39,7 +39,7 @@ impl FlowFacts {
 /// moved out of the findings, which are dropped with the flow; an interim
 /// record gets a copy.
 pub(crate) fn verdict(
-    mut dpi: Option<&mut FlowDpi>,
+    dpi: Option<&mut FlowDpi>,
     facts: &FlowFacts,
     settings: &DpiSettings,
     last: bool,
@@ -104,7 +104,7 @@ pub(crate) fn verdict(
             risks.set(Risk::UnsafeProtocol);
         }
     }
-    let mut l7 = match dpi.as_deref_mut().and_then(|d| d.findings.as_deref_mut()) {
+    let mut l7 = match dpi.and_then(|d| d.findings.as_deref_mut()) {
         Some(f) if last => std::mem::take(&mut f.l7),
         Some(f) => f.l7.clone(),
         None => v1::L7::default(),

@@ -74,13 +74,6 @@ impl Findings {
     pub(crate) fn risk_with(&mut self, risk: Risk, info: &str) {
         self.risks.set_with(risk, text(info.as_bytes()));
     }
-
-    /// A claim turned out wrong: the flow is unclassified again.
-    pub(crate) fn forget_protocol(&mut self) {
-        self.protocol = Protocol::Unknown;
-        self.sub_protocol = None;
-        self.application = None;
-    }
 }
 
 /// Untrusted bytes as a bounded, printable string: invalid UTF-8 replaced,

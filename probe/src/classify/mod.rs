@@ -257,11 +257,12 @@ pub(crate) fn on_packet(dpi: &mut Option<Box<FlowDpi>>, pkt: &Packet<'_>, settin
         }
         Parse::Invalid => {
             // Not this protocol after all: back to the other candidates, and
-            // forget what the parser may have claimed.
+            // forget everything the parser wrote (its protocol, host,
+            // metadata and risks describe a protocol the flow is not).
             let kind = *kind;
             work.parser = None;
             work.candidates.remove(kind);
-            findings.forget_protocol();
+            flow.findings = None;
             if work.candidates.is_empty() {
                 flow.work = None;
             }
@@ -277,3 +278,42 @@ pub(crate) fn finish(dpi: &mut Option<Box<FlowDpi>>) {
 }
 
 pub(crate) use verdict::verdict;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parser that claimed a flow finds the next packet is not its
+    /// protocol (`Invalid`): nothing it wrote may stay with the flow.
+    #[test]
+    fn a_refuted_claim_leaves_no_findings_behind() {
+        let settings = DpiSettings::default();
+        let mut flow = FlowDpi::new(Transport::Udp);
+        // What the claim had written by now.
+        let findings = flow.findings.get_or_insert_with(Box::default);
+        findings.protocol = Protocol::Sip;
+        findings.set_host(b"sip.example.com");
+        findings.extra("sip.method", b"INVITE");
+        if let Some(work) = flow.work.as_mut() {
+            work.parser = Some((Kind::Sip, Kind::Sip.start_for_test()));
+        }
+        let mut dpi = Some(Box::new(flow));
+        let garbage = Packet {
+            payload: b"\x80\x00\x12\x34 certainly not SIP",
+            from_client: true,
+            transport: Transport::Udp,
+            client_port: 40_000,
+            server_port: 5_060,
+            tcp_seq: None,
+            ts_us: 0,
+            packet_no: 2,
+        };
+        on_packet(&mut dpi, &garbage, &settings);
+        let flow = dpi.as_deref().unwrap_or_else(|| unreachable!());
+        if let Some(f) = flow.findings() {
+            // Another classifier may claim the flow, with findings of its own.
+            assert_ne!(f.protocol, Protocol::Sip, "{f:?}");
+            assert!(f.host.is_empty() && f.l7.extra.is_empty(), "{f:?}");
+        }
+    }
+}

@@ -79,6 +79,24 @@ pub(crate) struct OwnedPacket {
 }
 
 impl OwnedPacket {
+    /// A TCP segment between a client on port 40000 and a server on
+    /// `server_port`, sent by the client (`from_client`) or the server.
+    pub(crate) fn tcp(payload: &[u8], from_client: bool, server_port: u16, seq: u32) -> Self {
+        let (src_port, dst_port) = if from_client {
+            (40_000, server_port)
+        } else {
+            (server_port, 40_000)
+        };
+        Self {
+            payload: payload.to_vec(),
+            src_port,
+            dst_port,
+            transport: Transport::Tcp,
+            tcp_seq: Some(seq),
+            ts_us: 0,
+        }
+    }
+
     /// The packet as the flow's client (`from_client`) or server sent it.
     pub(crate) fn view(&self, from_client: bool) -> Packet<'_> {
         let (client_port, server_port) = if from_client {
@@ -175,4 +193,24 @@ pub(crate) fn assert_not_claimed(probe: fn(&Packet<'_>) -> Probe, captures: &[&s
             }
         }
     }
+}
+
+/// Feeds TCP segments (payload, sent by the client) of one flow to a parser,
+/// each direction with its own consecutive sequence numbers; returns the
+/// last verdict and the findings.
+pub(crate) fn feed_tcp(
+    server_port: u16,
+    packets: &[(&[u8], bool)],
+    mut parse: impl FnMut(&Packet<'_>, &mut Findings) -> Parse,
+) -> (Parse, Findings) {
+    let mut out = Findings::default();
+    let mut seq = [1_000u32, 9_000u32];
+    let mut last = Parse::Incomplete;
+    for (payload, from_client) in packets {
+        let dir = usize::from(!from_client);
+        let p = OwnedPacket::tcp(payload, *from_client, server_port, seq[dir]);
+        seq[dir] = seq[dir].wrapping_add(payload.len() as u32);
+        last = parse(&p.view(*from_client), &mut out);
+    }
+    (last, out)
 }

@@ -6,7 +6,7 @@
 use sonde_proto::v1;
 
 use super::super::testing::{OwnedPacket, every_prefix, flows, l7_name, payloads};
-use super::super::{Findings, Kind as Classifier, Parse, Probe, Risk, Transport};
+use super::super::{Findings, Kind as Classifier, Parse, Probe, Risk};
 use super::*;
 
 fn risk_names(flow: &v1::Flow) -> Vec<&str> {
@@ -24,34 +24,10 @@ fn extra<'a>(flow: &'a v1::Flow, key: &str) -> Option<&'a str> {
     flow.l7.as_ref()?.extra.get(key).map(String::as_str)
 }
 
-fn packet(payload: &[u8], from_client: bool, seq: u32) -> OwnedPacket {
-    let (src_port, dst_port) = if from_client {
-        (40000, 80)
-    } else {
-        (80, 40000)
-    };
-    OwnedPacket {
-        payload: payload.to_vec(),
-        src_port,
-        dst_port,
-        transport: Transport::Tcp,
-        tcp_seq: Some(seq),
-        ts_us: 0,
-    }
-}
-
 /// Feeds packets (payload, from client) through a fresh parser.
 fn run(packets: &[(&[u8], bool)]) -> (Parse, Findings) {
     let mut parser = Parser::default();
-    let mut out = Findings::default();
-    let mut seq = [1000u32, 9000u32];
-    let mut last = Parse::Incomplete;
-    for (payload, from_client) in packets {
-        let p = packet(payload, *from_client, seq[usize::from(!from_client)]);
-        seq[usize::from(!from_client)] += payload.len() as u32;
-        last = parser.parse(&p.view(*from_client), &mut out);
-    }
-    (last, out)
+    crate::classify::testing::feed_tcp(80, packets, |p, out| parser.parse(p, out))
 }
 
 #[test]
@@ -339,7 +315,7 @@ fn url_patterns_are_checked_on_decoded_query_values() {
 #[test]
 fn the_probe_claims_requests_and_responses_only() {
     let probe_of = |bytes: &[u8]| {
-        let p = packet(bytes, true, 0);
+        let p = OwnedPacket::tcp(bytes, true, 80, 0);
         probe(&p.view(true))
     };
     assert_eq!(probe_of(b"GET / HTTP/1.1\r\n"), Probe::Match);

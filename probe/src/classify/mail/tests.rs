@@ -28,19 +28,7 @@ fn run(server_port: u16, flip: bool, packets: &[(&[u8], bool)]) -> (Parse, Findi
     let mut last = Parse::Incomplete;
     for (payload, by_server) in packets {
         let i = usize::from(*by_server);
-        let (src_port, dst_port) = if *by_server {
-            (server_port, 40000)
-        } else {
-            (40000, server_port)
-        };
-        let p = OwnedPacket {
-            payload: payload.to_vec(),
-            src_port,
-            dst_port,
-            transport: Transport::Tcp,
-            tcp_seq: Some(seq[i]),
-            ts_us: 0,
-        };
+        let p = OwnedPacket::tcp(payload, !*by_server, server_port, seq[i]);
         seq[i] += payload.len() as u32;
         last = parser.parse(&p.view(!*by_server ^ flip), &mut out);
         if last != Parse::Incomplete {

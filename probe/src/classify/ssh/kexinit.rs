@@ -59,7 +59,7 @@ pub(super) fn kex_init(mut c: Cursor<'_>, client: bool, out: &mut Findings) {
         }
         hasher.update(part);
     }
-    let hash = hex(&hasher.finalize());
+    let hash = hex::encode(hasher.finalize());
     let key = if client {
         "ssh.hassh_client"
     } else {
@@ -78,8 +78,4 @@ pub(super) fn kex_init(mut c: Cursor<'_>, client: bool, out: &mut Findings) {
     if let Some(cipher) = found {
         out.risk_with(obsolete_risk(client), &format!("Found cipher {cipher}"));
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
 }

@@ -7,34 +7,9 @@ use super::super::testing::{OwnedPacket, every_prefix, flows, l7_name, payloads}
 use super::super::{Findings, Kind};
 use super::*;
 
-fn packet(payload: &[u8], from_client: bool, seq: u32, server_port: u16) -> OwnedPacket {
-    let (src_port, dst_port) = if from_client {
-        (40000, server_port)
-    } else {
-        (server_port, 40000)
-    };
-    OwnedPacket {
-        payload: payload.to_vec(),
-        src_port,
-        dst_port,
-        transport: Transport::Tcp,
-        tcp_seq: Some(seq),
-        ts_us: 0,
-    }
-}
-
 fn run(server_port: u16, packets: &[(&[u8], bool)]) -> (Parse, Findings) {
     let mut parser = Parser::default();
-    let mut out = Findings::default();
-    let mut seq = [1u32, 1u32];
-    let mut last = Parse::Incomplete;
-    for (payload, from_client) in packets {
-        let i = usize::from(!from_client);
-        let p = packet(payload, *from_client, seq[i], server_port);
-        seq[i] += payload.len() as u32;
-        last = parser.parse(&p.view(*from_client), &mut out);
-    }
-    (last, out)
+    crate::classify::testing::feed_tcp(server_port, packets, |p, out| parser.parse(p, out))
 }
 
 #[test]
@@ -122,7 +97,7 @@ fn telnet_data_skips_negotiation() {
 }
 
 fn probe_of(bytes: &[u8]) -> Probe {
-    let p = packet(bytes, true, 0, 6667);
+    let p = OwnedPacket::tcp(bytes, true, 6667, 0);
     probe(&p.view(true))
 }
 

@@ -23,7 +23,6 @@ use x509_parser::x509::X509Name;
 use super::super::cursor::{Cursor, Error, Result};
 use super::super::findings::MAX_TEXT;
 use super::super::{Findings, Risk};
-use super::fingerprint::hex;
 
 /// Certificates issued after this time (2020-09-01, seconds) may be valid
 /// for at most [`MAX_VALIDITY_S`] (nDPI's `TLS_LIMIT_DATE`).
@@ -142,7 +141,7 @@ pub(crate) fn parse_certificate(msg: &[u8], out: &mut Findings) -> Result<()> {
     tls.server_issuer = issuer.clone();
     tls.server_not_before_us = micros(cert.validity().not_before.timestamp());
     tls.server_not_after_us = micros(cert.validity().not_after.timestamp());
-    tls.server_sha1 = hex(sha1.as_ref());
+    tls.server_sha1 = hex::encode(sha1.as_ref());
     let sni = tls.sni.clone();
     let (from, until) = (
         cert.validity().not_before.timestamp(),

@@ -28,13 +28,8 @@ pub(crate) struct ClientFields<'a> {
     pub(crate) first_alpn: Option<&'a [u8]>,
 }
 
-/// Lowercase hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
-}
-
 fn md5_hex(text: &str) -> String {
-    hex(&Md5::digest(text.as_bytes()))
+    hex::encode(Md5::digest(text.as_bytes()))
 }
 
 /// `a-b-c` of the non-GREASE values.
@@ -77,7 +72,7 @@ fn sha256_12(text: &str) -> String {
         return "000000000000".to_owned();
     }
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    let mut h = hex(digest.as_ref());
+    let mut h = hex::encode(digest.as_ref());
     h.truncate(12);
     h
 }
@@ -123,7 +118,7 @@ fn ja4_alpn(alpn: Option<&[u8]>) -> String {
     if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() {
         format!("{}{}", char::from(first), char::from(last))
     } else {
-        let h = hex(&[first, last]);
+        let h = hex::encode([first, last]);
         let mut chars = h.chars();
         let a = chars.next().unwrap_or('0');
         let b = chars.last().unwrap_or('0');

@@ -29,6 +29,12 @@ pub struct ProbeConfig {
     #[serde(default)]
     pub buffer: BufferConfig,
     #[serde(default)]
+    pub alert: crate::alert::config::AlertConfig,
+    #[serde(default)]
+    pub suricata: crate::alert::config::SuricataConfig,
+    #[serde(default)]
+    pub routing: crate::alert::config::RoutingConfig,
+    #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub log: LogConfig,
@@ -298,6 +304,9 @@ impl Validate for ProbeConfig {
         p.require(b.max_bytes >= ByteSize::mib(2), "buffer.max_bytes", || {
             format!("must be at least 2MiB, twice a batch (got {})", b.max_bytes)
         });
+        self.alert.validate(p);
+        self.suricata.validate(p);
+        self.routing.validate(p);
         self.log.validate(p);
     }
 }

@@ -6,6 +6,7 @@
 //! them offline on a capture file. DPI, alerts and export arrive stage by stage
 //! (see the repository README for the state of each).
 
+pub mod alert;
 pub mod capture;
 pub mod check;
 pub mod classify;

@@ -1,0 +1,408 @@
+//! The rule catalogue: every alert the probe can raise, with its stable key
+//! (`rule.id`, and `rule.uuid` derived from it by the ECS mapping), human name,
+//! category, default severity on Security Onion's scale, score, the kind of
+//! entity it is about, and its thresholds with their defaults.
+//!
+//! [`Rules`] is the catalogue resolved against the `[alert.rules.KEY]` tables
+//! of the config: enabled or not, severity override, threshold values.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use sonde_common::config::Problems;
+use sonde_proto::v1::{self, EntityKind, Severity};
+
+/// A threshold of a rule: its config key, default value and what it counts.
+#[derive(Clone, Copy, Debug)]
+pub struct Threshold {
+    pub name: &'static str,
+    pub default: f64,
+    pub help: &'static str,
+}
+
+const fn t(name: &'static str, default: f64, help: &'static str) -> Threshold {
+    Threshold {
+        name,
+        default,
+        help,
+    }
+}
+
+macro_rules! rules {
+    ($(
+        $variant:ident = $key:literal, $name:literal, $category:literal,
+        $severity:ident, $score:literal, $entity:ident, [$($threshold:expr),* $(,)?];
+    )*) => {
+        /// One rule of the catalogue.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Rule {
+            $($variant,)*
+        }
+
+        impl Rule {
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant,)*];
+
+            /// Stable key: `rule.id` in ECS, the config table's name.
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $key,)*
+                }
+            }
+
+            /// Human name: `rule.name`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $name,)*
+                }
+            }
+
+            /// `rule.category`.
+            pub fn category(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $category,)*
+                }
+            }
+
+            pub fn default_severity(self) -> Severity {
+                match self {
+                    $(Rule::$variant => Severity::$severity,)*
+                }
+            }
+
+            /// The score an occurrence adds (`event.risk_score`).
+            pub fn score(self) -> u32 {
+                match self {
+                    $(Rule::$variant => $score,)*
+                }
+            }
+
+            pub fn entity(self) -> EntityKind {
+                match self {
+                    $(Rule::$variant => EntityKind::$entity,)*
+                }
+            }
+
+            pub fn thresholds(self) -> &'static [Threshold] {
+                match self {
+                    $(Rule::$variant => {
+                        const T: &[Threshold] = &[$($threshold),*];
+                        T
+                    })*
+                }
+            }
+        }
+    };
+}
+
+// Thresholds are per minute unless they say otherwise. The host checks'
+// defaults start from ntopng's (docs/alerts.md cites them).
+rules! {
+    // ---- flow checks: one alert per flow (merged per conversation).
+    FlowRisk = "flow_risk", "Flow Risk", "Flow Risk", Medium, 50, Flow, [];
+    LowGoodput = "low_goodput", "Low Goodput Ratio", "Network Issue", Low, 10, Flow, [
+        t("ratio", 0.1, "goodput ratio below which a flow is reported"),
+        t("min_bytes", 100_000.0, "bytes a flow must carry before its ratio counts"),
+    ];
+    BlacklistedIp = "blacklisted_ip", "Blacklisted IP", "Threat Intelligence", High, 150, Flow, [];
+    BlacklistedDomain = "blacklisted_domain", "Blacklisted Domain", "Threat Intelligence", High, 150, Flow, [];
+    RemoteToLocalInsecure = "remote_to_local_insecure", "Remote to Local Insecure Protocol", "Policy Violation", High, 100, Flow, [];
+    ElephantFlow = "elephant_flow", "Elephant Flow", "Network Issue", Low, 10, Flow, [
+        t("bytes", 1_073_741_824.0, "bytes in one direction of one flow"),
+    ];
+    LongLivedFlow = "long_lived_flow", "Long-Lived Flow", "Network Issue", Low, 10, Flow, [
+        t("seconds", 43_200.0, "flow duration"),
+    ];
+    TcpConnectionRefused = "tcp_connection_refused", "TCP Connection Refused", "Network Issue", Low, 10, Flow, [];
+    TcpZeroWindow = "tcp_zero_window", "TCP Zero Window", "Network Issue", Low, 10, Flow, [];
+    UnexpectedDnsServer = "unexpected_dns_server", "Unexpected DNS Server", "Policy Violation", Medium, 50, Flow, [];
+    UnexpectedNtpServer = "unexpected_ntp_server", "Unexpected NTP Server", "Policy Violation", Medium, 50, Flow, [];
+    UnexpectedDhcpServer = "unexpected_dhcp_server", "Unexpected DHCP Server", "Policy Violation", Medium, 50, Flow, [];
+    UnexpectedSmtpServer = "unexpected_smtp_server", "Unexpected SMTP Server", "Policy Violation", Medium, 50, Flow, [];
+    DnsExfiltration = "dns_exfiltration", "DNS Data Exfiltration", "Data Exfiltration", High, 100, Flow, [
+        t("label_length", 52.0, "characters in one label of a queried name"),
+        t("entropy", 4.0, "Shannon entropy (bits per character) of a label of 20+ characters"),
+    ];
+
+    // ---- host and network checks: one incident per condition, engaged -> released.
+    SynScan = "syn_scan", "SYN Scan", "Network Scan", High, 100, Host, [
+        t("attempts", 256.0, "unanswered or refused SYNs sent per minute"),
+    ];
+    SynFlood = "syn_flood", "SYN Flood", "Denial of Service", High, 100, Host, [
+        t("syns", 256.0, "SYNs sent (attacker) or received (victim) per minute"),
+    ];
+    FinScan = "fin_scan", "TCP FIN Scan", "Network Scan", High, 100, Host, [
+        t("flows", 25.0, "FIN-only flows sent per minute"),
+    ];
+    RstScan = "rst_scan", "TCP RST Scan", "Network Scan", Medium, 50, Host, [
+        t("flows", 25.0, "RST-only flows sent per minute"),
+    ];
+    NullScan = "null_scan", "TCP NULL Scan", "Network Scan", High, 100, Host, [
+        t("flows", 25.0, "flows without TCP flags sent per minute"),
+    ];
+    XmasScan = "xmas_scan", "TCP XMAS Scan", "Network Scan", High, 100, Host, [
+        t("flows", 25.0, "FIN+PSH+URG flows sent per minute"),
+    ];
+    HorizontalPortScan = "horizontal_port_scan", "Horizontal Port Scan", "Network Scan", High, 100, Host, [
+        t("hosts", 64.0, "distinct hosts contacted on one port per minute"),
+    ];
+    IcmpFlood = "icmp_flood", "ICMP Flood", "Denial of Service", High, 100, Host, [
+        t("packets", 6_000.0, "ICMP packets sent (attacker) or received (victim) per minute"),
+    ];
+    PingSweep = "ping_sweep", "Ping Sweep", "Network Scan", Medium, 50, Host, [
+        t("hosts", 16.0, "distinct hosts sent an ICMP echo request per minute"),
+    ];
+    FlowFlood = "flow_flood", "Flow Flood", "Denial of Service", High, 100, Host, [
+        t("flows", 3_000.0, "flows started (attacker) or received (victim) per minute"),
+    ];
+    DnsFlood = "dns_flood", "DNS Flood", "Denial of Service", High, 100, Host, [
+        t("queries", 3_000.0, "DNS queries sent (attacker) or received (victim) per minute"),
+    ];
+    BruteForce = "brute_force", "Brute Force", "Brute Force", High, 100, Host, [
+        t("sessions", 20.0, "short or failed sessions to one login service per minute"),
+    ];
+    HostScore = "host_score", "High Host Score", "Flow Risk", Medium, 50, Host, [
+        t("score", 1_000.0, "sum of the flow risk scores of a host per minute"),
+    ];
+}
+
+impl Rule {
+    pub fn from_key(key: &str) -> Option<Rule> {
+        Rule::ALL.iter().copied().find(|r| r.key() == key)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A severity as written in the config: `low`, `medium`, `high`, `critical`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityName {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<SeverityName> for Severity {
+    fn from(s: SeverityName) -> Self {
+        match s {
+            SeverityName::Low => Severity::Low,
+            SeverityName::Medium => Severity::Medium,
+            SeverityName::High => Severity::High,
+            SeverityName::Critical => Severity::Critical,
+        }
+    }
+}
+
+/// `[alert.rules.KEY]`: `enabled`, `severity`, and the rule's thresholds by name.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RuleConfig {
+    pub enabled: Option<bool>,
+    pub severity: Option<SeverityName>,
+    #[serde(flatten)]
+    pub thresholds: BTreeMap<String, f64>,
+}
+
+/// Reports unknown rule keys, unknown threshold names and bad values.
+pub fn validate(config: &BTreeMap<String, RuleConfig>, p: &mut Problems) {
+    for (key, rc) in config {
+        let at = format!("alert.rules.{key}");
+        let Some(rule) = Rule::from_key(key) else {
+            p.push(at, "unknown rule (docs/alerts.md lists the rules)");
+            continue;
+        };
+        for (name, value) in &rc.thresholds {
+            if !rule.thresholds().iter().any(|t| t.name == *name) {
+                let known: Vec<&str> = rule.thresholds().iter().map(|t| t.name).collect();
+                let hint = if known.is_empty() {
+                    "this rule has no thresholds".to_owned()
+                } else {
+                    format!("known: enabled, severity, {}", known.join(", "))
+                };
+                p.push(format!("{at}.{name}"), format!("unknown setting; {hint}"));
+            } else if !value.is_finite() || *value < 0.0 {
+                p.push(
+                    format!("{at}.{name}"),
+                    format!("must be a number >= 0 (got {value})"),
+                );
+            }
+        }
+    }
+}
+
+/// The catalogue resolved against the config.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    enabled: Vec<bool>,
+    severity: Vec<Severity>,
+    thresholds: Vec<Vec<f64>>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self::new(&BTreeMap::new())
+    }
+}
+
+impl Rules {
+    /// Defaults overridden by `config`; unknown keys are ignored here
+    /// ([`validate`] reports them).
+    pub fn new(config: &BTreeMap<String, RuleConfig>) -> Self {
+        let mut rules = Self {
+            enabled: vec![true; Rule::ALL.len()],
+            severity: Rule::ALL.iter().map(|r| r.default_severity()).collect(),
+            thresholds: Rule::ALL
+                .iter()
+                .map(|r| r.thresholds().iter().map(|t| t.default).collect())
+                .collect(),
+        };
+        for (key, rc) in config {
+            let Some(rule) = Rule::from_key(key) else {
+                continue;
+            };
+            let i = rule.index();
+            if let Some(enabled) = rc.enabled {
+                rules.enabled[i] = enabled;
+            }
+            if let Some(severity) = rc.severity {
+                rules.severity[i] = severity.into();
+            }
+            for (name, value) in &rc.thresholds {
+                if let Some(j) = rule.thresholds().iter().position(|t| t.name == *name)
+                    && value.is_finite()
+                    && *value >= 0.0
+                {
+                    rules.thresholds[i][j] = *value;
+                }
+            }
+        }
+        rules
+    }
+
+    pub fn enabled(&self, rule: Rule) -> bool {
+        self.enabled[rule.index()]
+    }
+
+    pub fn set_enabled(&mut self, rule: Rule, enabled: bool) {
+        self.enabled[rule.index()] = enabled;
+    }
+
+    pub fn severity(&self, rule: Rule) -> Severity {
+        self.severity[rule.index()]
+    }
+
+    /// The value of the threshold `name` of `rule`. A name the catalogue does
+    /// not list is a programming error (a test checks every use): it reads as
+    /// infinity, so the check never fires.
+    pub fn threshold(&self, rule: Rule, name: &str) -> f64 {
+        match rule.thresholds().iter().position(|t| t.name == name) {
+            Some(j) => self.thresholds[rule.index()][j],
+            None => {
+                debug_assert!(false, "rule {} has no threshold {name}", rule.key());
+                f64::INFINITY
+            }
+        }
+    }
+
+    /// A new alert of `rule` with the catalogue's fields filled in (key,
+    /// name, category, severity, score, entity kind, source, one-shot, count
+    /// 1); `None` when the rule is disabled.
+    pub fn alert(&self, rule: Rule) -> Option<v1::Alert> {
+        if !self.enabled(rule) {
+            return None;
+        }
+        Some(v1::Alert {
+            rule_key: rule.key().to_owned(),
+            rule_name: rule.name().to_owned(),
+            rule_category: rule.category().to_owned(),
+            severity: self.severity(rule) as i32,
+            score: rule.score(),
+            source: v1::AlertSource::Sonde as i32,
+            entity: rule.entity() as i32,
+            lifecycle: v1::Lifecycle::OneShot as i32,
+            count: 1,
+            ..Default::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_snake_case() {
+        let mut keys: Vec<&str> = Rule::ALL.iter().map(|r| r.key()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), Rule::ALL.len());
+        for key in keys {
+            assert!(
+                key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{key}"
+            );
+            assert_eq!(Rule::from_key(key).map(Rule::key), Some(key));
+        }
+    }
+
+    #[test]
+    fn config_overrides_defaults_and_problems_are_reported() {
+        let config: BTreeMap<String, RuleConfig> = toml::from_str(
+            r#"
+            [syn_scan]
+            enabled = false
+            severity = "critical"
+            attempts = 100
+            [elephant_flow]
+            bytes = -1
+            [no_such_rule]
+            enabled = true
+            [tcp_zero_window]
+            window = 3
+            "#,
+        )
+        .expect("valid TOML");
+        let rules = Rules::new(&config);
+        assert!(!rules.enabled(Rule::SynScan));
+        assert!(rules.alert(Rule::SynScan).is_none());
+        assert_eq!(rules.severity(Rule::SynScan), Severity::Critical);
+        assert_eq!(rules.threshold(Rule::SynScan, "attempts"), 100.0);
+        // An invalid value keeps the default.
+        assert_eq!(
+            rules.threshold(Rule::ElephantFlow, "bytes"),
+            1_073_741_824.0
+        );
+        let mut p = Problems::new("probe.toml");
+        validate(&config, &mut p);
+        let text = p.to_string();
+        assert!(
+            text.contains("alert.rules.elephant_flow.bytes: must be a number >= 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("alert.rules.no_such_rule: unknown rule"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "alert.rules.tcp_zero_window.window: unknown setting; this rule has no thresholds"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_alert_carries_the_catalogue_fields() {
+        let alert = Rules::default()
+            .alert(Rule::LowGoodput)
+            .expect("enabled by default");
+        assert_eq!(alert.rule_key, "low_goodput");
+        assert_eq!(alert.rule_name, "Low Goodput Ratio");
+        assert_eq!(alert.severity, Severity::Low as i32);
+        assert_eq!(alert.source, v1::AlertSource::Sonde as i32);
+        assert_eq!(alert.entity, EntityKind::Flow as i32);
+        assert_eq!(alert.count, 1);
+    }
+}

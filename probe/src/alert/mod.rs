@@ -11,6 +11,7 @@
 pub mod build;
 pub mod config;
 pub mod merge;
+pub mod policy;
 pub mod rules;
 
 pub use rules::{Rule, Rules};

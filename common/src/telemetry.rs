@@ -83,6 +83,12 @@ pub mod names {
     /// Flow records produced (final and interim).
     pub const PROBE_FLOW_RECORDS: &str = "sonde_probe_flow_records_total";
     /// Records waiting for the collector's acknowledgement (gauge).
+    /// Alerts raised, by rule key and severity (before the export policy).
+    pub const PROBE_ALERTS: &str = "sonde_probe_alerts_total";
+    /// Alerts the export policy kept on the probe.
+    pub const PROBE_ALERTS_SUPPRESSED: &str = "sonde_probe_alerts_suppressed_total";
+    /// Flow records the export policy kept on the probe.
+    pub const PROBE_FLOWS_SUPPRESSED: &str = "sonde_probe_flows_suppressed_total";
     pub const PROBE_EXPORT_BUFFER_RECORDS: &str = "sonde_probe_export_buffer_records";
     /// Encoded bytes of those records (gauge).
     pub const PROBE_EXPORT_BUFFER_BYTES: &str = "sonde_probe_export_buffer_bytes";

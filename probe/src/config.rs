@@ -347,6 +347,15 @@ impl ProbeConfig {
         })
     }
 
+    /// The alert engine's settings.
+    pub fn alert_settings(&self) -> crate::alert::AlertSettings {
+        crate::alert::AlertSettings {
+            alert: self.alert.clone(),
+            suricata: self.suricata.clone(),
+            routing: self.routing.clone(),
+        }
+    }
+
     fn dpi_settings(&self) -> Result<DpiSettings, AppsError> {
         let d = &self.dpi;
         let apps = match &d.applications {

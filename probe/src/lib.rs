@@ -16,8 +16,10 @@ pub mod engine;
 pub mod export;
 pub mod flow;
 pub mod live;
+pub mod pipeline;
 pub mod read;
 pub mod run;
+pub mod suricata;
 
 use std::path::Path;
 

@@ -22,11 +22,13 @@ use crate::config::CaptureConfig;
 use crate::decode::Skip;
 use crate::engine::{Counters, Engine};
 use crate::flow::FlowSettings;
+use crate::pipeline::{Output, Pipeline};
 
 /// Records waiting for the writer; a full channel blocks the capture thread,
 /// and the kernel's drop counter then shows the loss.
 const CHANNEL_RECORDS: usize = 65_536;
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+const TICK_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct LiveOptions {
@@ -57,6 +59,24 @@ pub enum LiveError {
     Thread(String),
 }
 
+/// What the capture hands its records to, on the calling thread.
+pub trait LiveSink {
+    fn flow(&mut self, flow: v1::Flow) -> Result<(), LiveError>;
+    /// Called about once a second with the wall clock (Unix µs), busy or
+    /// quiet, so time-driven work (alert windows) goes on.
+    fn tick(&mut self, now_us: u64) -> Result<(), LiveError>;
+}
+
+impl<O: Output<Error = LiveError>> LiveSink for Pipeline<O> {
+    fn flow(&mut self, flow: v1::Flow) -> Result<(), LiveError> {
+        Pipeline::flow(self, flow)
+    }
+
+    fn tick(&mut self, now_us: u64) -> Result<(), LiveError> {
+        self.advance(now_us)
+    }
+}
+
 /// Captures until `stop` is set, handing every record to `sink` (on the
 /// calling thread). Every interface is opened before any packet is read, so a
 /// wrong name or filter fails at once; `on_ready` is called once all are open.
@@ -64,7 +84,7 @@ pub fn capture(
     options: &LiveOptions,
     stop: &Arc<AtomicBool>,
     on_ready: impl FnOnce(&[String]),
-    mut sink: impl FnMut(v1::Flow) -> Result<(), LiveError>,
+    sink: &mut impl LiveSink,
 ) -> Result<Vec<InterfaceSummary>, LiveError> {
     let sources = options
         .captures
@@ -91,8 +111,22 @@ pub fn capture(
     drop(tx);
 
     let mut failed = None;
-    for record in rx {
-        if let Err(e) = sink(record) {
+    let mut last_tick = Instant::now();
+    loop {
+        let outcome = match rx.recv_timeout(TICK_EVERY) {
+            Ok(record) => sink.flow(record),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let outcome = outcome.and_then(|()| {
+            if last_tick.elapsed() >= TICK_EVERY {
+                last_tick = Instant::now();
+                sink.tick(now_us())
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = outcome {
             // Stop capturing; the threads end when they see the flag.
             stop.store(true, Ordering::Relaxed);
             failed = Some(e);

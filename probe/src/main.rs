@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sonde_common::community_id::{CommunityId, Encoding};
+use sonde_probe::alert::AlertSettings;
 use sonde_probe::flow::FlowSettings;
 use sonde_probe::read::{self, Emit, ReadOptions};
 
@@ -116,6 +117,17 @@ struct ReadArgs {
     /// Applications file extending the built-in list (as `[dpi] applications`).
     #[arg(long, value_name = "FILE")]
     applications: Option<PathBuf>,
+    /// Suricata's eve.json for the same traffic: its alerts are correlated
+    /// with the flows and consolidated.
+    #[arg(long, value_name = "EVE")]
+    suricata_eve: Option<PathBuf>,
+    /// A TOML file with the probe config's [alert], [suricata] and [routing]
+    /// tables (thresholds, lists, export policy).
+    #[arg(long, value_name = "FILE")]
+    alert_config: Option<PathBuf>,
+    /// Raise no alerts and write every flow.
+    #[arg(long, conflicts_with_all = ["suricata_eve", "alert_config"])]
+    no_alerts: bool,
 }
 
 fn main() -> ExitCode {
@@ -154,11 +166,27 @@ fn read_file(args: ReadArgs) -> u8 {
             }
         }
     }
+    let alerts = if args.no_alerts {
+        None
+    } else {
+        match &args.alert_config {
+            Some(path) => match sonde_common::config::load::<AlertSettings>(path) {
+                Ok(settings) => Some(settings),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return 2;
+                }
+            },
+            None => Some(AlertSettings::default()),
+        }
+    };
     let options = ReadOptions {
         emit: args.emit,
         observer: args.observer,
         interface: args.interface,
         settings,
+        alerts,
+        suricata_eve: args.suricata_eve,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -305,15 +333,35 @@ fn capture(args: CaptureArgs) -> u8 {
         name: args.observer,
         hostname: None,
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let ready = |names: &[String]| eprintln!("sonde-probe: capturing on {}", names.join(", "));
-    let write = |record: sonde_proto::v1::Flow| {
-        read::write_record(&record, args.emit, &observer, &mut out)
-            .and_then(|()| std::io::Write::flush(&mut out).map_err(Into::into))
-            .map_err(|e| live::LiveError::Output(std::io::Error::other(e.to_string())))
+    let alert_settings = config
+        .as_ref()
+        .map(ProbeConfig::alert_settings)
+        .unwrap_or_default();
+    let alerts = match sonde_probe::alert::AlertEngine::new(&alert_settings) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sonde-probe capture: {e}");
+            return 2;
+        }
     };
-    match live::capture(&options, &stop, ready, write) {
+    let stdout = std::io::stdout();
+    let print = Print {
+        emit: args.emit,
+        observer,
+        out: stdout.lock(),
+    };
+    let mut pipeline = sonde_probe::pipeline::Pipeline::new(Some(alerts), print);
+    let eve_stop = Arc::new(AtomicBool::new(false));
+    if let Some((_, rx)) =
+        sonde_probe::suricata::spawn_follower(&alert_settings.suricata, &eve_stop)
+    {
+        pipeline = pipeline.with_eve(rx);
+    }
+    let ready = |names: &[String]| eprintln!("sonde-probe: capturing on {}", names.join(", "));
+    let captured = live::capture(&options, &stop, ready, &mut pipeline)
+        .and_then(|summaries| pipeline.finish().map(|()| summaries));
+    eve_stop.store(true, Ordering::Relaxed);
+    match captured {
         Ok(summaries) => {
             for s in summaries {
                 let c = s.counters;
@@ -334,6 +382,38 @@ fn capture(args: CaptureArgs) -> u8 {
             eprintln!("sonde-probe capture: {e}");
             1
         }
+    }
+}
+
+/// `capture`'s output: JSON lines on stdout, flushed per record.
+struct Print<'a> {
+    emit: Emit,
+    observer: sonde_common::ecs::Observer,
+    out: std::io::StdoutLock<'a>,
+}
+
+impl sonde_probe::pipeline::Output for Print<'_> {
+    type Error = sonde_probe::live::LiveError;
+
+    fn flow(&mut self, flow: sonde_proto::v1::Flow) -> Result<(), Self::Error> {
+        let written = read::write_record(&flow, self.emit, &self.observer, &mut self.out);
+        self.flush(written)
+    }
+
+    fn alert(&mut self, alert: sonde_proto::v1::Alert) -> Result<(), Self::Error> {
+        let written = read::write_alert(&alert, self.emit, &self.observer, &mut self.out);
+        self.flush(written)
+    }
+}
+
+impl Print<'_> {
+    fn flush(
+        &mut self,
+        written: Result<(), read::ReadError>,
+    ) -> Result<(), sonde_probe::live::LiveError> {
+        written
+            .and_then(|()| std::io::Write::flush(&mut self.out).map_err(Into::into))
+            .map_err(|e| sonde_probe::live::LiveError::Output(std::io::Error::other(e.to_string())))
     }
 }
 

@@ -1,18 +1,22 @@
-//! `sonde-probe read FILE`: the probe's pipeline on a capture file, offline.
-//! One JSON document per line on stdout (the ECS documents the collector
-//! would index, or the raw records), a summary on stderr. Packet time drives
-//! everything, so the same file gives the same output every run.
+//! `sonde-probe read FILE [--suricata-eve EVE]`: the probe's pipeline on a
+//! capture file, offline: flows, DPI, alerts (Suricata's too) and the export
+//! policy. One JSON document per line on stdout (the ECS documents the
+//! collector would index, or the raw records), a summary on stderr. Packet
+//! time drives everything, so the same files give the same output every run.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sonde_common::ecs::{self, Observer};
 use sonde_proto::v1;
 
+use crate::alert::{AlertCounters, AlertEngine, AlertSettings};
 use crate::capture::{FileSource, Next, PacketSource};
 use crate::engine::{Counters, Engine};
 use crate::flow::FlowSettings;
+use crate::pipeline::{Output, Pipeline};
+use crate::suricata::eve;
 
 /// Flows ended per step at the end of a file, to bound the records in memory.
 const FLUSH_CHUNK: usize = 1024;
@@ -37,6 +41,11 @@ pub struct ReadOptions {
     /// Interface name on the records; default: the file name.
     pub interface: Option<String>,
     pub settings: FlowSettings,
+    /// Checks, Suricata correlation and export policy; `None`: no alerts,
+    /// every flow written.
+    pub alerts: Option<AlertSettings>,
+    /// Suricata's eve.json for the same traffic, correlated by packet time.
+    pub suricata_eve: Option<PathBuf>,
 }
 
 /// What a run saw, for the summary line.
@@ -44,7 +53,11 @@ pub struct ReadOptions {
 pub struct Summary {
     pub counters: Counters,
     pub flows: u64,
+    /// Flow records written (the export policy may keep some back).
     pub records: u64,
+    pub alerts: AlertCounters,
+    /// eve.json lines read and skipped, when one was given.
+    pub eve: Option<eve::Counters>,
     pub elapsed_s: f64,
     /// Set when the file ended with a read error (a truncated or corrupt
     /// file), with the position: what came before was still processed and
@@ -60,6 +73,10 @@ pub enum ReadError {
     Output(#[from] std::io::Error),
     #[error("encoding a record: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Alerts(#[from] crate::alert::engine::AlertSetupError),
+    #[error(transparent)]
+    Eve(#[from] EveFileError),
 }
 
 /// Runs the pipeline over `path`, writing documents to `out`.
@@ -69,24 +86,104 @@ pub fn read(
     out: &mut impl Write,
 ) -> Result<Summary, ReadError> {
     let started = Instant::now();
-    let name = options.interface.clone().unwrap_or_else(|| {
-        path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        )
-    });
-    let mut source = FileSource::open(path, &name)?;
-    let mut engine = Engine::new(source.link_type(), source.name(), options.settings.clone());
-    let observer = Observer {
-        name: options.observer.clone(),
-        hostname: None,
+    let name = options.interface.clone().unwrap_or_else(|| file_name(path));
+    let alerts = options.alerts.as_ref().map(AlertEngine::new).transpose()?;
+    let output = JsonLines {
+        emit: options.emit,
+        observer: Observer {
+            name: options.observer.clone(),
+            hostname: None,
+        },
+        out,
     };
-    let mut records = Vec::new();
-    let mut written = 0;
+    let mut pipeline = Pipeline::new(alerts, output);
+    let eve = options.suricata_eve.as_deref().map(|eve_path| {
+        let max_line = options
+            .alerts
+            .as_ref()
+            .map_or(1 << 20, |a| a.suricata.max_line.bytes() as usize);
+        (eve_path, max_line)
+    });
+    let run = process_file::<_, ReadError>(path, &name, &options.settings, eve, &mut pipeline)?;
+    pipeline.output_mut().out.flush()?;
+    Ok(Summary {
+        counters: run.counters,
+        flows: run.flows,
+        records: pipeline.written().0,
+        alerts: pipeline.counters(),
+        eve: run.eve,
+        elapsed_s: started.elapsed().as_secs_f64(),
+        read_error: run.read_error,
+    })
+}
+
+/// The name of a file, for the interface field of its records.
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// What one pass over a capture file saw.
+#[derive(Clone, Debug)]
+pub struct FileRun {
+    pub counters: Counters,
+    pub flows: u64,
+    pub eve: Option<eve::Counters>,
+    /// A read error that ended the file early (everything before it was processed).
+    pub read_error: Option<String>,
+}
+
+/// An eve.json that could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("reading {}: {error}", path.display())]
+pub struct EveFileError {
+    pub path: PathBuf,
+    pub error: std::io::Error,
+}
+
+/// The capture file `path` through the flow table into `pipeline` at full
+/// speed, with Suricata's events of `eve` (path, longest line) fed in
+/// packet-time order; ends every flow and alert at the end.
+pub fn process_file<O, E>(
+    path: &Path,
+    interface: &str,
+    settings: &FlowSettings,
+    eve: Option<(&Path, usize)>,
+    pipeline: &mut Pipeline<O>,
+) -> Result<FileRun, E>
+where
+    O: Output,
+    E: From<O::Error> + From<crate::capture::CaptureError> + From<EveFileError>,
+{
+    let mut source = FileSource::open(path, interface)?;
+    let mut engine = Engine::new(source.link_type(), source.name(), settings.clone());
+    let (events, eve_counters) = match eve {
+        Some((eve_path, max_line)) => {
+            let (mut events, counters) =
+                eve::read_file(eve_path, max_line).map_err(|error| EveFileError {
+                    path: eve_path.to_owned(),
+                    error,
+                })?;
+            events.sort_by_key(|e| e.timestamp_us);
+            (events, Some(counters))
+        }
+        None => (Vec::new(), None),
+    };
+    let mut events = events.into_iter().peekable();
+    let mut flows = Vec::new();
     let mut read_error = None;
     loop {
         match source.next_packet() {
-            Ok(Next::Packet(p)) => engine.packet(&p, &mut records),
+            Ok(Next::Packet(p)) => {
+                engine.packet(&p, &mut flows);
+                pipeline.flows(&mut flows).map_err(E::from)?;
+                while let Some(event) = events.next_if(|e| e.timestamp_us <= p.ts_us) {
+                    pipeline.eve(event).map_err(E::from)?;
+                }
+                pipeline.advance(p.ts_us).map_err(E::from)?;
+            }
             Ok(Next::Idle) => {}
             Ok(Next::End) => break,
             Err(e) => {
@@ -95,20 +192,57 @@ pub fn read(
                 break;
             }
         }
-        written += write_records(&mut records, options.emit, &observer, out)?;
     }
-    while engine.finish_some(FLUSH_CHUNK, &mut records) {
-        written += write_records(&mut records, options.emit, &observer, out)?;
+    while engine.finish_some(FLUSH_CHUNK, &mut flows) {
+        pipeline.flows(&mut flows).map_err(E::from)?;
     }
-    written += write_records(&mut records, options.emit, &observer, out)?;
-    out.flush()?;
-    Ok(Summary {
+    pipeline.flows(&mut flows).map_err(E::from)?;
+    for event in events {
+        pipeline.eve(event).map_err(E::from)?;
+    }
+    pipeline.finish().map_err(E::from)?;
+    Ok(FileRun {
         counters: engine.counters(),
         flows: engine.table().stats().flows_created,
-        records: written,
-        elapsed_s: started.elapsed().as_secs_f64(),
+        eve: eve_counters,
         read_error,
     })
+}
+
+/// One JSON document per line.
+#[derive(Debug)]
+pub struct JsonLines<'a, W> {
+    pub emit: Emit,
+    pub observer: Observer,
+    pub out: &'a mut W,
+}
+
+impl<W: Write> Output for JsonLines<'_, W> {
+    type Error = ReadError;
+
+    fn flow(&mut self, flow: v1::Flow) -> Result<(), ReadError> {
+        write_record(&flow, self.emit, &self.observer, self.out)
+    }
+
+    fn alert(&mut self, alert: v1::Alert) -> Result<(), ReadError> {
+        write_alert(&alert, self.emit, &self.observer, self.out)
+    }
+}
+
+/// Writes one alert as a JSON line, as `emit` says.
+pub fn write_alert(
+    alert: &v1::Alert,
+    emit: Emit,
+    observer: &Observer,
+    out: &mut impl Write,
+) -> Result<(), ReadError> {
+    match emit {
+        Emit::Ecs => serde_json::to_writer(&mut *out, &ecs::alert_document(alert, observer))?,
+        Emit::Records => serde_json::to_writer(&mut *out, alert)?,
+        Emit::None => return Ok(()),
+    }
+    out.write_all(b"\n")?;
+    Ok(())
 }
 
 /// Writes one flow record as a JSON line, as `emit` says.
@@ -125,19 +259,6 @@ pub fn write_record(
     }
     out.write_all(b"\n")?;
     Ok(())
-}
-
-fn write_records(
-    records: &mut Vec<v1::Flow>,
-    emit: Emit,
-    observer: &Observer,
-    out: &mut impl Write,
-) -> Result<u64, ReadError> {
-    let n = records.len() as u64;
-    for record in records.drain(..) {
-        write_record(&record, emit, observer, out)?;
-    }
-    Ok(n)
 }
 
 impl Summary {
@@ -171,6 +292,19 @@ impl Summary {
             text.push_str(&format!(
                 "\nfragments: {} attributed, {} unattributed",
                 c.fragments_attributed, c.fragments_unattributed
+            ));
+        }
+        let a = &self.alerts;
+        if a.raised + a.flows_suppressed + a.suricata_events > 0 {
+            text.push_str(&format!(
+                "\nalerts: {} raised, {} exported, {} kept by the export policy; {} flow records kept by it",
+                a.raised, a.exported, a.suppressed, a.flows_suppressed
+            ));
+        }
+        if let Some(e) = &self.eve {
+            text.push_str(&format!(
+                "\neve: {} lines, {} events, {} malformed, {} too long",
+                e.lines, e.events, e.malformed, e.oversize
             ));
         }
         if let Some(e) = &self.read_error {

@@ -5,18 +5,18 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sonde_proto::v1;
 use tokio::sync::mpsc;
 use tracing::info;
 
-use crate::capture::{FileSource, Next, PacketSource};
+use crate::alert::AlertEngine;
 use crate::config::ProbeConfig;
-use crate::engine::Engine;
 use crate::export::{self, ExportSettings, ExportSummary};
 use crate::live::{self, LiveError, LiveOptions};
+use crate::pipeline::{Output, Pipeline};
 
 /// Records between the capture threads and the exporter.
 const CHANNEL_RECORDS: usize = 65_536;
@@ -31,6 +31,10 @@ pub enum RunError {
     Live(#[from] LiveError),
     #[error("dpi.applications: {0}")]
     Applications(#[from] crate::classify::apps::AppsError),
+    #[error(transparent)]
+    Alerts(#[from] crate::alert::engine::AlertSetupError),
+    #[error(transparent)]
+    Eve(#[from] crate::read::EveFileError),
     #[error("no [[capture]] interface in the config and no --replay file")]
     NoCapture,
     #[error("starting the runtime: {0}")]
@@ -75,25 +79,45 @@ pub fn run(
     let (tx, rx) = mpsc::channel::<v1::Record>(CHANNEL_RECORDS);
     info!(probe = %settings.observer, collector = %settings.endpoint, "Starting.");
     let exporter = runtime.spawn(export::run(settings, rx));
-    let to_record = |flow: v1::Flow| v1::Record {
-        kind: Some(v1::record::Kind::Flow(flow)),
-    };
+    let alerts = AlertEngine::new(&config.alert_settings())?;
+    let mut pipeline = Pipeline::new(Some(alerts), ToExporter { tx: &tx });
+    let eve_stop = Arc::new(AtomicBool::new(false));
     let captured = match replay {
-        Some(path) => replay_file(path, config, &tx, to_record),
+        Some(path) => {
+            let eve = config
+                .suricata
+                .eve
+                .as_deref()
+                .map(|p| (p, config.suricata.max_line.bytes() as usize));
+            let name = crate::read::file_name(path);
+            crate::read::process_file::<_, RunError>(
+                path,
+                &name,
+                &config.flow_settings()?,
+                eve,
+                &mut pipeline,
+            )
+            .map(|_| ())
+        }
         None => {
             let options = LiveOptions {
                 captures: config.capture.clone(),
                 settings: config.flow_settings()?,
             };
+            let follower = crate::suricata::spawn_follower(&config.suricata, &eve_stop);
+            if let Some((_, rx)) = follower {
+                pipeline = pipeline.with_eve(rx);
+            }
             let ready = |names: &[String]| info!(interfaces = %names.join(", "), "Capturing.");
-            live::capture(&options, stop, ready, |flow| {
-                tx.blocking_send(to_record(flow))
-                    .map_err(|_| LiveError::Exporter)
-            })
-            .map(|_| ())
-            .map_err(RunError::from)
+            let captured = live::capture(&options, stop, ready, &mut pipeline)
+                .map(|_| ())
+                .and_then(|()| pipeline.finish())
+                .map_err(RunError::from);
+            eve_stop.store(true, Ordering::Relaxed);
+            captured
         }
     };
+    drop(pipeline);
     drop(tx);
     let summary = runtime.block_on(exporter).unwrap_or_default();
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -101,33 +125,29 @@ pub fn run(
     Ok(summary)
 }
 
-/// A capture file through the engine at full speed, records to the exporter.
-fn replay_file(
-    path: &Path,
-    config: &ProbeConfig,
-    tx: &mpsc::Sender<v1::Record>,
-    to_record: impl Fn(v1::Flow) -> v1::Record,
-) -> Result<(), RunError> {
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut source = FileSource::open(path, &name)?;
-    let mut engine = Engine::new(source.link_type(), source.name(), config.flow_settings()?);
-    let mut records = Vec::new();
-    let send = |records: &mut Vec<v1::Flow>| -> Result<(), RunError> {
-        for flow in records.drain(..) {
-            tx.blocking_send(to_record(flow))
-                .map_err(|_| LiveError::Exporter)?;
-        }
-        Ok(())
-    };
-    while let Ok(Next::Packet(p)) = source.next_packet() {
-        engine.packet(&p, &mut records);
-        send(&mut records)?;
+/// Records that leave the probe go to the exporter's channel; blocks while
+/// it is full (the capture then shows the backlog as kernel drops).
+#[derive(Debug)]
+struct ToExporter<'a> {
+    tx: &'a mpsc::Sender<v1::Record>,
+}
+
+impl Output for ToExporter<'_> {
+    type Error = LiveError;
+
+    fn flow(&mut self, flow: v1::Flow) -> Result<(), LiveError> {
+        self.send(v1::record::Kind::Flow(flow))
     }
-    while engine.finish_some(1024, &mut records) {
-        send(&mut records)?;
+
+    fn alert(&mut self, alert: v1::Alert) -> Result<(), LiveError> {
+        self.send(v1::record::Kind::Alert(alert))
     }
-    send(&mut records)
+}
+
+impl ToExporter<'_> {
+    fn send(&self, kind: v1::record::Kind) -> Result<(), LiveError> {
+        self.tx
+            .blocking_send(v1::Record { kind: Some(kind) })
+            .map_err(|_| LiveError::Exporter)
+    }
 }

@@ -84,6 +84,17 @@ pub fn for_flow(mut alert: v1::Alert, flow: &v1::Flow) -> v1::Alert {
     alert
 }
 
+/// SO's label of a severity number: `low`, `medium`, `high`, `critical`.
+pub fn severity_label(severity: i32) -> &'static str {
+    match v1::Severity::try_from(severity).unwrap_or(v1::Severity::Unspecified) {
+        v1::Severity::Unspecified => "unspecified",
+        v1::Severity::Low => "low",
+        v1::Severity::Medium => "medium",
+        v1::Severity::High => "high",
+        v1::Severity::Critical => "critical",
+    }
+}
+
 /// `1994` as `1,994`: counts in messages are read by people.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();

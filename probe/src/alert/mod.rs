@@ -15,3 +15,8 @@ pub mod policy;
 pub mod rules;
 
 pub use rules::{Rule, Rules};
+pub mod engine;
+pub mod flow_checks;
+pub mod host;
+pub mod lists;
+pub use engine::{AlertCounters, AlertEngine, AlertSettings};

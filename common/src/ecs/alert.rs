@@ -90,6 +90,14 @@ pub fn alert_document(alert: &Alert, observer: &Observer) -> Value {
     put_observer(&mut doc, observer, &alert.interface);
 
     doc.put_str("sonde.alert.key", &alert.rule_key);
+    doc.put_opt(
+        "sonde.alert.source",
+        match source {
+            AlertSource::Sonde => Some("sonde"),
+            AlertSource::Suricata => Some("suricata"),
+            AlertSource::Unspecified => None,
+        },
+    );
     if alert.score > 0 {
         doc.put("sonde.alert.score", u64::from(alert.score));
     }

@@ -185,6 +185,7 @@ pub const ALERT: &[(&str, FieldType)] = &[
     ("rule.ruleset", Keyword),
     ("rule.description", Keyword),
     ("sonde.alert.key", Keyword),
+    ("sonde.alert.source", Keyword),
     ("sonde.alert.score", Long),
     ("sonde.alert.count", Long),
     ("sonde.alert.first_seen", Date),

@@ -487,6 +487,7 @@ fn alert_documents_follow_security_onions_alert_conventions() {
     assert_eq!(flow["rule"]["id"], "tls_self_signed");
     assert_eq!(flow["rule"]["name"], "TLS Self-Signed Certificate");
     assert_eq!(flow["rule"]["ruleset"], "sonde");
+    assert_eq!(flow["sonde"]["alert"]["source"], "sonde");
     assert_eq!(flow["message"], "Self-signed certificate from 10.0.0.1");
     assert_eq!(flow["@timestamp"], "2025-11-25T10:00:05.000000Z");
     // The flow's context, typed: endpoints, Community ID, TLS.
@@ -520,6 +521,8 @@ fn alert_documents_follow_security_onions_alert_conventions() {
 
     let suricata = &docs[2].1;
     assert_eq!(suricata["rule"]["ruleset"], "suricata");
+    assert_eq!(suricata["sonde"]["alert"]["source"], "suricata");
+    assert_eq!(suricata["event"]["module"], "sonde");
     assert_eq!(
         suricata["event"]["category"],
         json!(["network", "intrusion_detection"])

@@ -85,15 +85,15 @@ collector_pid=""
 tail -n 1 "$work/collector.log" >&2
 
 if [ -n "${SONDE_ES_URL:-}" ]; then
-    echo "==> what Elasticsearch holds ($SONDE_ES_URL, logs-sonde.conn-so)" >&2
+    echo "==> what Elasticsearch holds ($SONDE_ES_URL: logs-sonde.conn-so, logs-sonde.alert-so)" >&2
     curl_es() {
         local args=(-fsS)
         [ -n "${SONDE_ES_CA:-}" ] && args+=(--cacert "$SONDE_ES_CA")
         [ -n "${SONDE_ES_USER:-}" ] && args+=(-u "$SONDE_ES_USER:${SONDE_ES_PASSWORD:-}")
         curl "${args[@]}" "$@"
     }
-    curl_es -X POST "$SONDE_ES_URL/logs-sonde.conn-so/_refresh" > /dev/null
-    curl_es "$SONDE_ES_URL/logs-sonde.conn-so/_search?size=10000" > "$work/search.json"
+    curl_es -X POST "$SONDE_ES_URL/logs-sonde.*/_refresh" > /dev/null
+    curl_es "$SONDE_ES_URL/logs-sonde.conn-so,logs-sonde.alert-so/_search?size=10000&ignore_unavailable=true" > "$work/search.json"
     source=(python3 - "$work/search.json" es)
 else
     echo "==> what the collector wrote ($work/ndjson)" >&2
@@ -109,9 +109,19 @@ else:
     for name in sorted(os.listdir(sys.argv[1])):
         with open(os.path.join(sys.argv[1], name)) as f:
             docs += [json.loads(line) for line in f]
-print(f"{len(docs)} ECS flow documents from observer(s) {sorted({d['observer']['name'] for d in docs})}")
-states = collections.Counter(d.get("connection", {}).get("state") for d in docs)
+flows = [d for d in docs if d.get("event", {}).get("kind") != "alert"]
+alerts = [d for d in docs if d.get("event", {}).get("kind") == "alert"]
+observers = sorted({d["observer"]["name"] for d in docs})
+print(f"{len(flows)} ECS flow documents and {len(alerts)} alert documents from observer(s) {observers}")
+states = collections.Counter(d.get("connection", {}).get("state") for d in flows)
 print("connection.state:", ", ".join(f"{k} {v}" for k, v in states.most_common(6)))
-print("one document:")
-print(json.dumps(docs[0], indent=2)[:1500])
+l7 = collections.Counter(d.get("sonde", {}).get("l7", {}).get("name", "Unknown") for d in flows)
+print("top L7 protocols:", ", ".join(f"{k} {v}" for k, v in l7.most_common(8)))
+print("alerts:")
+for a in sorted(alerts, key=lambda a: a["@timestamp"]):
+    life = a.get("sonde", {}).get("alert", {}).get("lifecycle", "")
+    print(f"  {a['@timestamp']}  {a['event']['severity_label']:<8} {a['rule']['name']:<24} {life:<9} {a.get('message', '')}")
+if alerts:
+    print("one alert document:")
+    print(json.dumps(alerts[0], indent=2)[:2500])
 PY

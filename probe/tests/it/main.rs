@@ -6,6 +6,7 @@
     reason = "a panic is a failed test"
 )]
 
+mod alerts;
 mod cli;
 mod flows;
 mod live;

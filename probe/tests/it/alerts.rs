@@ -1,0 +1,171 @@
+//! Alerts from `sonde-probe read`: consolidated host incidents on real
+//! captures, none on captures without an attack, the alert config file and
+//! the export policy.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::testdata;
+
+fn read(args: &[&str]) -> (Vec<Value>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sonde-probe"))
+        .arg("read")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (docs, String::from_utf8(out.stderr).unwrap())
+}
+
+fn alerts(docs: &[Value]) -> Vec<&Value> {
+    docs.iter()
+        .filter(|d| d["event"]["kind"] == "alert")
+        .collect()
+}
+
+fn host_alerts(docs: &[Value]) -> Vec<&Value> {
+    alerts(docs)
+        .into_iter()
+        .filter(|d| d["sonde"]["alert"]["entity"]["kind"] == "host")
+        .collect()
+}
+
+#[test]
+fn an_nmap_syn_scan_is_one_incident_not_one_alert_per_flow() {
+    let pcap = testdata("ndpi/pcap/synscan.pcap");
+    let (docs, summary) = read(&[pcap.to_str().unwrap()]);
+    let flows = docs.iter().filter(|d| d["event"]["kind"] == "event").count();
+    assert!(flows > 1900, "{flows} flows");
+    let scans: Vec<&Value> = host_alerts(&docs)
+        .into_iter()
+        .filter(|d| d["rule"]["id"] == "syn_scan")
+        .collect();
+    assert!(!scans.is_empty(), "no syn_scan alert: {summary}");
+    let incidents: std::collections::BTreeSet<&str> = scans
+        .iter()
+        .map(|d| d["sonde"]["alert"]["incident_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(incidents.len(), 1, "one incident: {incidents:?}");
+    let lifecycles: Vec<&str> = scans
+        .iter()
+        .map(|d| d["sonde"]["alert"]["lifecycle"].as_str().unwrap())
+        .collect();
+    assert_eq!(lifecycles.first(), Some(&"engaged"), "{lifecycles:?}");
+    assert_eq!(lifecycles.last(), Some(&"released"), "{lifecycles:?}");
+    let last = scans.last().unwrap();
+    assert_eq!(last["source"]["ip"], "172.16.0.8");
+    assert_eq!(last["destination"]["ip"], "64.13.134.52");
+    assert_eq!(last["rule"]["name"], "SYN Scan");
+    assert_eq!(last["event"]["module"], "sonde");
+    assert_eq!(last["event"]["dataset"], "sonde.alert");
+    assert_eq!(last["tags"], serde_json::json!(["alert"]));
+    assert_eq!(last["event"]["severity_label"], "high");
+    let message = last["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("SYN scan from 172.16.0.8") && message.contains("64.13.134.52"),
+        "{message}"
+    );
+    assert!(last["event"]["start"].is_string() && last["event"]["end"].is_string());
+    // Far fewer alert documents than flows: consolidated.
+    let all = alerts(&docs).len();
+    assert!(all < 20, "{all} alert documents for {flows} flows");
+}
+
+#[test]
+fn a_ping_sweep_raises_a_ping_sweep_alert() {
+    let pcap = testdata("pcaps/slips/test12-icmp-portscan.pcap");
+    let (docs, _) = read(&[pcap.to_str().unwrap()]);
+    let sweeps: Vec<&Value> = host_alerts(&docs)
+        .into_iter()
+        .filter(|d| d["rule"]["id"] == "ping_sweep")
+        .collect();
+    assert!(!sweeps.is_empty(), "{:#?}", alerts(&docs));
+    assert_eq!(sweeps[0]["source"]["ip"], "192.168.1.109");
+    assert!(
+        sweeps[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Ping sweep from 192.168.1.109"),
+        "{}",
+        sweeps[0]["message"]
+    );
+}
+
+#[test]
+fn captures_without_an_attack_raise_no_host_alerts() {
+    for rel in [
+        "community-id/zeek/pcaps/http-get.pcap",
+        "pcaps/zeek/retransmit-fast009.pcap",
+        "ndpi/pcap/443-chrome.pcap",
+        "ndpi/pcap/dns.pcap",
+        "ndpi/pcap/youtube_quic.pcap",
+        "ndpi/pcap/http.pcapng",
+        "ndpi/pcap/facebook.pcap",
+        "ndpi/pcap/whatsapp_voice_and_message.pcap",
+    ] {
+        let path = testdata(rel);
+        let (docs, _) = read(&[path.to_str().unwrap()]);
+        let host = host_alerts(&docs);
+        assert!(host.is_empty(), "{rel}: {host:#?}");
+    }
+}
+
+#[test]
+fn the_export_policy_keeps_flows_and_low_alerts_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("alerts.toml");
+    std::fs::write(
+        &config,
+        "[routing]\nflows = \"none\"\nmin_severity = \"critical\"\n",
+    )
+    .unwrap();
+    let pcap = testdata("ndpi/pcap/synscan.pcap");
+    let (docs, summary) = read(&[
+        pcap.to_str().unwrap(),
+        "--alert-config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(docs.is_empty(), "{} documents", docs.len());
+    assert!(summary.contains("kept by the export policy"), "{summary}");
+
+    // Only flows: no alert at all.
+    std::fs::write(&config, "[alert]\nenabled = false\n").unwrap();
+    let (docs, _) = read(&[
+        pcap.to_str().unwrap(),
+        "--alert-config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(!docs.is_empty());
+    assert!(alerts(&docs).is_empty());
+}
+
+#[test]
+fn a_bad_alert_config_lists_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("alerts.toml");
+    std::fs::write(
+        &config,
+        "[alert.rules.syn_scan]\nattempts = -3\n[alert.rules.nope]\nenabled = true\n\
+         [routing]\nflows = \"some\"\n",
+    )
+    .unwrap();
+    let pcap = testdata("ndpi/pcap/synscan.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_sonde-probe"))
+        .args(["read", pcap.to_str().unwrap(), "--alert-config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("routing.flows"), "{err}");
+}

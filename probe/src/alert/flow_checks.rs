@@ -273,4 +273,6 @@ fn tag(rule: &str, key: &str) -> u64 {
 #[cfg(test)]
 mod capture_tests;
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod tests;

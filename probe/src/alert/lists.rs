@@ -18,6 +18,7 @@
 //! [`MAX_EXAMPLES`] invalid lines per file are kept for the report.
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -26,8 +27,8 @@ use ipnet::IpNet;
 use sonde_common::telemetry::names;
 use tracing::{info, warn};
 
-pub(crate) const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
-pub(crate) const MAX_ENTRIES: usize = 4_000_000;
+pub(crate) const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_ENTRIES: usize = 1_000_000;
 pub(crate) const MAX_LINE: usize = 1024;
 pub(crate) const MAX_EXAMPLES: usize = 20;
 
@@ -167,12 +168,35 @@ fn parse_line(line: &str) -> Option<Entry> {
     normalize_domain(line).map(Entry::Domain)
 }
 
-/// Parses a whole file's text into a table and its report.
-fn parse(text: &str, report: &mut FileReport) -> Table {
+/// Parses a file, line by line, into a table and its report. Lines are
+/// read with a cap, so a file without newlines costs [`MAX_LINE`] bytes.
+fn parse(mut reader: impl BufRead, report: &mut FileReport) -> std::io::Result<Table> {
     let mut table = Table::default();
     let mut count = 0usize;
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
+    let mut buf = Vec::with_capacity(256);
+    let mut n: u64 = 0;
+    loop {
+        buf.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)?;
+        if read == 0 {
+            break;
+        }
+        let complete = buf.last() == Some(&b'\n');
+        if !complete && buf.len() > MAX_LINE {
+            // Skip the rest of an overlong line.
+            let mut sink = Vec::new();
+            while reader.read_until(b'\n', &mut sink)? > 0 {
+                if sink.last() == Some(&b'\n') {
+                    break;
+                }
+                sink.clear();
+            }
+        }
+        n += 1;
+        let text = String::from_utf8_lossy(&buf);
+        let line = text.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
@@ -180,7 +204,7 @@ fn parse(text: &str, report: &mut FileReport) -> Table {
             report.invalid_lines += 1;
             if report.invalid.len() < MAX_EXAMPLES {
                 report.invalid.push(InvalidLine {
-                    line: n as u64 + 1,
+                    line: n,
                     text: line.chars().take(80).collect(),
                 });
             }
@@ -205,7 +229,7 @@ fn parse(text: &str, report: &mut FileReport) -> Table {
     }
     merge(&mut table.v4, |x| x.checked_add(1));
     merge(&mut table.v6, |x| x.checked_add(1));
-    table
+    Ok(table)
 }
 
 /// A file's identity for change detection.
@@ -325,17 +349,17 @@ impl ListFile {
             Ok(s) => Ok(s),
             Err(e) => Err(e.to_string()),
         };
-        let text = match now {
+        let loaded = match now {
             Ok(s) if !force && self.stamp == Some(s) => return None,
-            Ok(s) => match std::fs::read(&self.path) {
-                Ok(bytes) => Ok((s, bytes)),
-                Err(e) => Err(e.to_string()),
-            },
+            Ok(s) => std::fs::File::open(&self.path)
+                .and_then(|f| parse(BufReader::new(f.take(MAX_FILE_BYTES)), &mut report))
+                .map(|table| (s, table))
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
-        match text {
-            Ok((s, bytes)) => {
-                self.table = parse(&String::from_utf8_lossy(&bytes), &mut report);
+        match loaded {
+            Ok((s, table)) => {
+                self.table = table;
                 self.stamp = Some(s);
                 self.failing = false;
                 report.entries = self.table.len() as u64;
@@ -347,6 +371,10 @@ impl ListFile {
                     return None;
                 }
                 self.failing = true;
+                // Counts of a read that broke off mid-file mean nothing.
+                report.invalid_lines = 0;
+                report.invalid.clear();
+                report.skipped = 0;
                 // Read again when it comes back, even with the same stamp.
                 self.stamp = None;
                 report.entries = self.table.len() as u64;

@@ -199,3 +199,21 @@ fn domains_are_normalized_and_junk_is_refused() {
     assert_eq!(normalize_domain(&"a".repeat(64)), None);
     assert_eq!(normalize_domain(&format!("{}.com", "a.".repeat(130))), None);
 }
+
+#[test]
+fn an_overlong_line_is_invalid_and_the_next_line_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "a".repeat(5_000);
+    let path = write(&dir, "long.txt", &format!("{long}\n192.0.2.1\nlast.test"));
+    let (lists, report) = Blacklists::load(&[path]);
+    let f = &report.files[0];
+    assert_eq!(f.invalid_lines, 1);
+    assert_eq!(f.invalid[0].line, 1);
+    assert_eq!(f.invalid[0].text.len(), 80);
+    assert_eq!(f.entries, 2);
+    assert!(lists.ip(ip("192.0.2.1")).is_some());
+    assert!(
+        lists.domain("last.test").is_some(),
+        "a last line without newline counts"
+    );
+}

@@ -98,6 +98,14 @@ pub mod names {
     pub const PROBE_EXPORT_ACKED: &str = "sonde_probe_export_acknowledged_records_total";
     /// Connections opened to the collector.
     pub const PROBE_EXPORT_CONNECTIONS: &str = "sonde_probe_export_connections_total";
+    /// Entries (addresses, networks, domains) of a blacklist file now
+    /// (gauge, label `list`: the file name).
+    pub const PROBE_BLACKLIST_ENTRIES: &str = "sonde_probe_blacklist_entries";
+    /// Lines of blacklist files that were not an address, CIDR or domain
+    /// (label `list`), counted at every load.
+    pub const PROBE_BLACKLIST_INVALID_LINES: &str = "sonde_probe_blacklist_invalid_lines_total";
+    /// Blacklist file loads by `result` (loaded, failed) (label `list`).
+    pub const PROBE_BLACKLIST_LOADS: &str = "sonde_probe_blacklist_loads_total";
 
     /// Probe streams accepted.
     pub const COLLECTOR_STREAMS: &str = "sonde_collector_streams_total";

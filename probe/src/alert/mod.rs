@@ -10,6 +10,8 @@
 
 pub mod build;
 pub mod config;
+pub mod flow_checks;
+pub mod lists;
 pub mod merge;
 pub mod policy;
 pub mod rules;

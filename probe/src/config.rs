@@ -391,6 +391,10 @@ pub fn check_io(config: &ProbeConfig, p: &mut Problems) {
     {
         p.push("dpi.applications", e.to_string());
     }
+    let (_, report) = crate::alert::lists::Blacklists::load(&config.alert.blacklists);
+    for problem in report.problems() {
+        p.push("alert.blacklists", problem);
+    }
 }
 
 #[cfg(test)]

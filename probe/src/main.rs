@@ -337,13 +337,7 @@ fn capture(args: CaptureArgs) -> u8 {
         .as_ref()
         .map(ProbeConfig::alert_settings)
         .unwrap_or_default();
-    let alerts = match sonde_probe::alert::AlertEngine::new(&alert_settings) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("sonde-probe capture: {e}");
-            return 2;
-        }
-    };
+    let alerts = sonde_probe::alert::AlertEngine::new(&alert_settings);
     let stdout = std::io::stdout();
     let print = Print {
         emit: args.emit,

@@ -58,6 +58,8 @@ pub struct Summary {
     pub alerts: AlertCounters,
     /// eve.json lines read and skipped, when one was given.
     pub eve: Option<eve::Counters>,
+    /// Problems worth a line of their own (blacklist files).
+    pub notes: Vec<String>,
     pub elapsed_s: f64,
     /// Set when the file ended with a read error (a truncated or corrupt
     /// file), with the position: what came before was still processed and
@@ -73,8 +75,6 @@ pub enum ReadError {
     Output(#[from] std::io::Error),
     #[error("encoding a record: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("{0}")]
-    Alerts(#[from] crate::alert::engine::AlertSetupError),
     #[error(transparent)]
     Eve(#[from] EveFileError),
 }
@@ -87,7 +87,11 @@ pub fn read(
 ) -> Result<Summary, ReadError> {
     let started = Instant::now();
     let name = options.interface.clone().unwrap_or_else(|| file_name(path));
-    let alerts = options.alerts.as_ref().map(AlertEngine::new).transpose()?;
+    let alerts = options.alerts.as_ref().map(AlertEngine::new);
+    let notes = alerts
+        .as_ref()
+        .map(|a| a.blacklist_report().problems())
+        .unwrap_or_default();
     let output = JsonLines {
         emit: options.emit,
         observer: Observer {
@@ -112,6 +116,7 @@ pub fn read(
         records: pipeline.written().0,
         alerts: pipeline.counters(),
         eve: run.eve,
+        notes,
         elapsed_s: started.elapsed().as_secs_f64(),
         read_error: run.read_error,
     })
@@ -306,6 +311,9 @@ impl Summary {
                 "\neve: {} lines, {} events, {} malformed, {} too long",
                 e.lines, e.events, e.malformed, e.oversize
             ));
+        }
+        for note in &self.notes {
+            text.push_str(&format!("\nblacklist: {note}"));
         }
         if let Some(e) = &self.read_error {
             text.push_str(&format!("\nerror: {e}; everything before it was processed"));

@@ -32,8 +32,6 @@ pub enum RunError {
     #[error("dpi.applications: {0}")]
     Applications(#[from] crate::classify::apps::AppsError),
     #[error(transparent)]
-    Alerts(#[from] crate::alert::engine::AlertSetupError),
-    #[error(transparent)]
     Eve(#[from] crate::read::EveFileError),
     #[error("no [[capture]] interface in the config and no --replay file")]
     NoCapture,
@@ -79,7 +77,7 @@ pub fn run(
     let (tx, rx) = mpsc::channel::<v1::Record>(CHANNEL_RECORDS);
     info!(probe = %settings.observer, collector = %settings.endpoint, "Starting.");
     let exporter = runtime.spawn(export::run(settings, rx));
-    let alerts = AlertEngine::new(&config.alert_settings())?;
+    let alerts = AlertEngine::new(&config.alert_settings());
     let mut pipeline = Pipeline::new(Some(alerts), ToExporter { tx: &tx });
     let eve_stop = Arc::new(AtomicBool::new(false));
     let captured = match replay {

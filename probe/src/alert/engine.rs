@@ -4,6 +4,7 @@
 //! policy. One engine per probe, fed on one thread.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use metrics::counter;
 use sonde_common::telemetry::names;
@@ -12,7 +13,7 @@ use sonde_proto::v1::{self, AlertSource};
 use super::config::{AlertConfig, RoutingConfig, SuricataConfig};
 use super::flow_checks::{FlowCheckSettings, FlowChecks};
 use super::host::HostChecks;
-use super::lists::Blacklists;
+use super::lists::{Blacklists, LoadReport};
 use super::merge::Merger;
 use super::policy::Policy;
 use super::{Rules, build};
@@ -23,6 +24,7 @@ use crate::suricata::eve::EveEvent;
 const MERGE_CAPACITY: usize = 65_536;
 /// Time-driven work (windows closing) runs at most this often, in data time.
 const TICK_US: u64 = 1_000_000;
+const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Everything the engine needs: the `[alert]`, `[suricata]` and `[routing]`
 /// tables of the probe's config (also a file of its own for `read`).
@@ -40,12 +42,6 @@ impl sonde_common::config::Validate for AlertSettings {
         self.suricata.validate(p);
         self.routing.validate(p);
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AlertSetupError {
-    #[error("alert.blacklists: {0}")]
-    Blacklists(String),
 }
 
 /// What the engine did, for summaries and metrics.
@@ -72,15 +68,19 @@ pub struct AlertEngine {
     scratch: Vec<(v1::Alert, String)>,
     raised: Vec<v1::Alert>,
     counters: AlertCounters,
+    blacklist_report: LoadReport,
+    /// Blacklist files are checked for changes once a second of wall time.
+    last_reload: Instant,
 }
 
 impl AlertEngine {
-    pub fn new(settings: &AlertSettings) -> Result<Self, AlertSetupError> {
+    /// The engine; a blacklist file that cannot be read is logged and retried
+    /// ([`blacklist_report`](Self::blacklist_report) has what the first load found).
+    pub fn new(settings: &AlertSettings) -> Self {
         let a = &settings.alert;
         let rules = Arc::new(Rules::new(&a.rules));
         let local = a.local_networks();
-        let blacklists = Blacklists::load(&a.blacklists)
-            .map_err(|e| AlertSetupError::Blacklists(e.to_string()))?;
+        let (blacklists, blacklist_report) = Blacklists::load(&a.blacklists);
         let flow_checks = FlowChecks::new(
             Arc::clone(&rules),
             FlowCheckSettings::from_config(a),
@@ -90,7 +90,7 @@ impl AlertEngine {
         let us = |d: sonde_common::config::Duration| {
             u64::try_from(d.get().as_micros()).unwrap_or(u64::MAX)
         };
-        Ok(Self {
+        Self {
             enabled: a.enabled,
             flow_checks,
             host: HostChecks::new(Arc::clone(&rules), local),
@@ -107,7 +107,15 @@ impl AlertEngine {
             scratch: Vec::new(),
             raised: Vec::new(),
             counters: AlertCounters::default(),
-        })
+            blacklist_report,
+            last_reload: Instant::now(),
+        }
+    }
+
+    /// What loading the blacklists found at start (entries, invalid lines
+    /// with their numbers, unreadable files).
+    pub fn blacklist_report(&self) -> &LoadReport {
+        &self.blacklist_report
     }
 
     /// One flow record: checks run; alerts that are due and pass the policy
@@ -147,6 +155,10 @@ impl AlertEngine {
             return;
         }
         self.next_tick_us = self.now_us.saturating_add(TICK_US);
+        if self.last_reload.elapsed() >= RELOAD_EVERY {
+            self.last_reload = Instant::now();
+            self.flow_checks.reload_blacklists();
+        }
         self.merger.advance(self.now_us, &mut self.raised);
         self.host.advance(self.now_us, &mut self.raised);
         self.suricata.advance(self.now_us, &mut self.raised);

@@ -64,6 +64,35 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// One line per problem: unreadable files, invalid lines with their
+    /// numbers (`blacklist.txt:7: "10.0.0.300"`).
+    pub fn problems(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for f in &self.files {
+            let path = f.path.display();
+            if let Some(error) = &f.error {
+                lines.push(format!("{path}: {error}"));
+            }
+            for bad in &f.invalid {
+                lines.push(format!(
+                    "{path}:{}: not an address, CIDR or domain: \"{}\"",
+                    bad.line, bad.text
+                ));
+            }
+            let unlisted = f.invalid_lines.saturating_sub(f.invalid.len() as u64);
+            if unlisted > 0 {
+                lines.push(format!("{path}: {unlisted} more invalid lines"));
+            }
+            if f.skipped > 0 {
+                lines.push(format!(
+                    "{path}: {} entries beyond the limit of {MAX_ENTRIES} were not loaded",
+                    f.skipped
+                ));
+            }
+        }
+        lines
+    }
+
     pub fn invalid_lines(&self) -> u64 {
         self.files.iter().map(|f| f.invalid_lines).sum()
     }

@@ -10,15 +10,13 @@
 
 pub mod build;
 pub mod config;
+pub mod engine;
 pub mod flow_checks;
+pub mod host;
 pub mod lists;
 pub mod merge;
 pub mod policy;
 pub mod rules;
 
-pub use rules::{Rule, Rules};
-pub mod engine;
-pub mod flow_checks;
-pub mod host;
-pub mod lists;
 pub use engine::{AlertCounters, AlertEngine, AlertSettings};
+pub use rules::{Rule, Rules};

@@ -44,7 +44,10 @@ fn host_alerts(docs: &[Value]) -> Vec<&Value> {
 fn an_nmap_syn_scan_is_one_incident_not_one_alert_per_flow() {
     let pcap = testdata("ndpi/pcap/synscan.pcap");
     let (docs, summary) = read(&[pcap.to_str().unwrap()]);
-    let flows = docs.iter().filter(|d| d["event"]["kind"] == "event").count();
+    let flows = docs
+        .iter()
+        .filter(|d| d["event"]["kind"] == "event")
+        .count();
     assert!(flows > 1900, "{flows} flows");
     let scans: Vec<&Value> = host_alerts(&docs)
         .into_iter()

@@ -10,6 +10,7 @@
 
 pub mod build;
 pub mod config;
+pub mod host;
 pub mod merge;
 pub mod rules;
 

@@ -1,0 +1,1 @@
+//! Unit tests of the host checks with synthetic flow records.

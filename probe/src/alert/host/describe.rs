@@ -89,6 +89,8 @@ pub(crate) struct Finding {
     pub(crate) last_us: u64,
     pub(crate) attacker: Option<IpAddr>,
     pub(crate) victim: Option<IpAddr>,
+    /// A victim's top sources (a flood from several attackers).
+    pub(crate) sources: Vec<IpAddr>,
     pub(crate) message: String,
     pub(crate) evidence: Vec<(&'static str, String)>,
 }
@@ -332,6 +334,12 @@ pub(crate) fn finding(
         }
         _ => return None,
     };
+    let sources = match role {
+        Role::Victim if rule != Rule::HostScore => {
+            top(&d.peers).into_iter().map(|(ip, _)| ip).collect()
+        }
+        _ => Vec::new(),
+    };
     let secs = (st.last_us.saturating_sub(st.first_us) as f64 / 1e6).max(1.0);
     ev.push(("rate_per_s", format!("{:.1}", count as f64 / secs)));
     for t in rule.thresholds() {
@@ -365,6 +373,7 @@ pub(crate) fn finding(
         last_us: st.last_us,
         attacker,
         victim,
+        sources,
         message,
         evidence: ev,
     })

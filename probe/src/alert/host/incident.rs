@@ -36,8 +36,10 @@ pub(crate) struct Incident {
 }
 
 impl Incident {
-    pub(crate) fn attacker(&self) -> Option<IpAddr> {
-        self.last.attacker
+    /// Whether `ip` is this incident's attacker or one of its victim's top
+    /// sources.
+    pub(crate) fn has_attacker(&self, ip: IpAddr) -> bool {
+        self.last.attacker == Some(ip) || self.last.sources.contains(&ip)
     }
 }
 

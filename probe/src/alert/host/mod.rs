@@ -156,7 +156,7 @@ impl HostChecks {
         self.incidents
             .map
             .iter()
-            .find(|(_, inc)| inc.attacker() == Some(ip))
+            .find(|(_, inc)| inc.has_attacker(ip))
             .map(|((rule, _, _), inc)| (inc.id.clone(), rule.key()))
     }
 

@@ -28,6 +28,8 @@ mod window;
 #[cfg(test)]
 mod capture_tests;
 #[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
 mod tests;
 
 use std::net::IpAddr;

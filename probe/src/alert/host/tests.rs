@@ -18,22 +18,22 @@ use crate::alert::build;
 use crate::alert::{Rule, Rules};
 
 /// 2024-01-01T00:00:00Z: a minute boundary.
-const T0: u64 = 1_704_067_200_000_000;
-const S: u64 = 1_000_000;
-const MIN: u64 = 60 * S;
-const A: &str = "10.0.0.5";
-const V: &str = "10.0.0.9";
+pub(super) const T0: u64 = 1_704_067_200_000_000;
+pub(super) const S: u64 = 1_000_000;
+pub(super) const MIN: u64 = 60 * S;
+pub(super) const A: &str = "10.0.0.5";
+pub(super) const V: &str = "10.0.0.9";
 
 const SYN: u32 = 0x02;
 const ACK: u32 = 0x10;
 const RST: u32 = 0x04;
 
-fn ip(s: &str) -> IpAddr {
+pub(super) fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
 /// A host number `i` of 10.1.0.0/16 (or 10.2.., 10.3.. past 65,535).
-fn host(i: u32) -> String {
+pub(super) fn host(i: u32) -> String {
     format!("10.{}.{}.{}", 1 + i / 65_536, (i / 256) % 256, i % 256)
 }
 
@@ -45,7 +45,7 @@ fn ep(a: &str, port: u32) -> Option<v1::Endpoint> {
     })
 }
 
-fn dir(packets: u64, payload: u64, flags: u32) -> Option<v1::Direction> {
+pub(super) fn dir(packets: u64, payload: u64, flags: u32) -> Option<v1::Direction> {
     Some(v1::Direction {
         packets,
         bytes: packets * 40 + payload,
@@ -55,7 +55,7 @@ fn dir(packets: u64, payload: u64, flags: u32) -> Option<v1::Direction> {
 }
 
 /// A record of `proto` from `c` to `s:sport` at `t`, one packet out.
-fn rec(proto: u32, c: &str, cport: u32, s: &str, sport: u32, t: u64) -> v1::Flow {
+pub(super) fn rec(proto: u32, c: &str, cport: u32, s: &str, sport: u32, t: u64) -> v1::Flow {
     v1::Flow {
         interface: "eth0".to_owned(),
         ip_protocol: proto,
@@ -71,7 +71,7 @@ fn rec(proto: u32, c: &str, cport: u32, s: &str, sport: u32, t: u64) -> v1::Flow
 }
 
 /// An unanswered SYN.
-fn syn(c: &str, s: &str, port: u32, t: u64) -> v1::Flow {
+pub(super) fn syn(c: &str, s: &str, port: u32, t: u64) -> v1::Flow {
     let mut f = rec(6, c, 40_000, s, port, t);
     f.client_to_server = dir(1, 0, SYN);
     f.conn_state = "S0".to_owned();
@@ -89,7 +89,7 @@ fn probe(c: &str, s: &str, port: u32, flags: u32, t: u64) -> v1::Flow {
 }
 
 /// A completed TCP session with `payload` bytes each way.
-fn session(c: &str, s: &str, port: u32, payload: u64, t: u64) -> v1::Flow {
+pub(super) fn session(c: &str, s: &str, port: u32, payload: u64, t: u64) -> v1::Flow {
     let mut f = rec(6, c, 40_000, s, port, t);
     f.client_to_server = dir(10, payload, SYN | ACK | 0x01 | 0x08);
     f.server_to_client = dir(10, payload, SYN | ACK | 0x01 | 0x08);
@@ -99,7 +99,7 @@ fn session(c: &str, s: &str, port: u32, payload: u64, t: u64) -> v1::Flow {
 }
 
 /// `packets` ICMP echo requests from `c` to `s` over `secs`, answered.
-fn ping(c: &str, s: &str, packets: u64, t: u64, secs: u64) -> v1::Flow {
+pub(super) fn ping(c: &str, s: &str, packets: u64, t: u64, secs: u64) -> v1::Flow {
     let mut f = rec(1, c, 8, s, 0, t);
     f.client_to_server = dir(packets, 56 * packets, 0);
     f.server_to_client = dir(packets, 56 * packets, 0);
@@ -109,7 +109,7 @@ fn ping(c: &str, s: &str, packets: u64, t: u64, secs: u64) -> v1::Flow {
 
 /// The alerts of `flows` (the clock advanced to each record's end), then
 /// `finish`.
-fn run(rules: Rules, flows: &[v1::Flow]) -> Vec<v1::Alert> {
+pub(super) fn run(rules: Rules, flows: &[v1::Flow]) -> Vec<v1::Alert> {
     let mut checks = HostChecks::new(Arc::new(rules), vec!["10.0.0.0/8".parse().unwrap()]);
     let mut out = Vec::new();
     for f in flows {
@@ -120,29 +120,29 @@ fn run(rules: Rules, flows: &[v1::Flow]) -> Vec<v1::Alert> {
     out
 }
 
-fn of<'a>(alerts: &'a [v1::Alert], rule: &str) -> Vec<&'a v1::Alert> {
+pub(super) fn of<'a>(alerts: &'a [v1::Alert], rule: &str) -> Vec<&'a v1::Alert> {
     alerts.iter().filter(|a| a.rule_key == rule).collect()
 }
 
-fn evidence(a: &v1::Alert, key: &str) -> String {
+pub(super) fn evidence(a: &v1::Alert, key: &str) -> String {
     a.evidence
         .iter()
         .find(|e| e.key == key)
         .map_or_else(String::new, |e| e.value.clone())
 }
 
-const ENGAGED: i32 = v1::Lifecycle::Engaged as i32;
-const RELEASED: i32 = v1::Lifecycle::Released as i32;
+pub(super) const ENGAGED: i32 = v1::Lifecycle::Engaged as i32;
+pub(super) const RELEASED: i32 = v1::Lifecycle::Released as i32;
 
 /// `n` events of the rule's kind within one minute.
 type Make = fn(u32) -> Vec<v1::Flow>;
 type MakeBox = Box<dyn Fn(u32) -> Vec<v1::Flow>>;
 
-fn spread(i: u32, n: u32) -> u64 {
+pub(super) fn spread(i: u32, n: u32) -> u64 {
     T0 + S + u64::from(i) * 50 * S / u64::from(n.max(1))
 }
 
-fn make_syn_scan(n: u32) -> Vec<v1::Flow> {
+pub(super) fn make_syn_scan(n: u32) -> Vec<v1::Flow> {
     (0..n).map(|i| syn(A, V, 1 + i, spread(i, n))).collect()
 }
 
@@ -340,181 +340,47 @@ fn long_sessions_to_a_login_service_are_not_brute_force() {
     assert_eq!(of(&alerts, "brute_force").len(), 2, "{alerts:#?}");
 }
 
-/// 300 SYNs to distinct ports within minute `m`.
-fn scan_minute(m: u64) -> Vec<v1::Flow> {
-    (0..300u32)
-        .map(|i| syn(A, V, 1 + i, T0 + m * MIN + S + u64::from(i) * 100_000))
-        .collect()
-}
-
 #[test]
-fn an_incident_is_engaged_updated_once_a_minute_and_released_after_a_quiet_minute() {
-    let mut checks = HostChecks::new(Arc::new(Rules::default()), Vec::new());
-    let mut out = Vec::new();
-    for m in 0..3 {
-        for f in scan_minute(m) {
-            checks.flow(&f, &mut out);
-            // Many clock ticks within the minute: no extra alerts.
-            checks.advance(f.last_seen_us, &mut out);
-        }
-    }
-    checks.advance(T0 + 3 * MIN + S, &mut out);
-    assert_eq!(out.len(), 3, "{out:#?}");
-    assert!(out.iter().all(|a| a.lifecycle == ENGAGED));
-    assert!(out.iter().all(|a| a.incident_id == out[0].incident_id));
-    assert_eq!(
-        out.iter().map(|a| a.count).collect::<Vec<_>>(),
-        vec![300, 600, 900]
-    );
-    assert!(out[1].last_seen_us > out[0].last_seen_us);
-    assert_eq!(out[0].first_seen_us, T0 + S);
-    assert_eq!(
-        checks.incident_of_attacker(ip(A)).map(|i| i.1),
-        Some("syn_scan")
-    );
-    // A minute without the condition releases it.
-    checks.advance(T0 + 4 * MIN + S, &mut out);
-    assert_eq!(out.len(), 4);
-    assert_eq!(out[3].lifecycle, RELEASED);
-    assert_eq!(out[3].incident_id, out[0].incident_id);
-    assert_eq!(out[3].count, 900);
-    assert_eq!(evidence(&out[3], "minutes"), "3");
-    assert!(checks.incident_of_attacker(ip(A)).is_none());
-    checks.finish(&mut out);
-    assert_eq!(out.len(), 4);
-}
-
-#[test]
-fn a_jump_in_time_engages_and_releases_at_once() {
-    let mut checks = HostChecks::new(Arc::new(Rules::default()), Vec::new());
-    let mut out = Vec::new();
-    for f in scan_minute(0) {
-        checks.flow(&f, &mut out);
-    }
-    checks.advance(T0 + 10 * MIN, &mut out);
-    let lc: Vec<i32> = out.iter().map(|a| a.lifecycle).collect();
-    assert_eq!(lc, vec![ENGAGED, RELEASED]);
-}
-
-#[test]
-fn a_record_from_a_later_minute_closes_the_window_without_advance() {
-    let mut checks = HostChecks::new(Arc::new(Rules::default()), Vec::new());
-    let mut out = Vec::new();
-    for f in scan_minute(0) {
-        checks.flow(&f, &mut out);
-    }
-    assert!(out.is_empty());
-    checks.flow(&session("10.9.9.9", V, 443, 100, T0 + MIN + S), &mut out);
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].lifecycle, ENGAGED);
-}
-
-#[test]
-fn suricata_signatures_join_the_incident_of_their_attacker() {
-    let mut checks = HostChecks::new(Arc::new(Rules::default()), Vec::new());
-    let mut out = Vec::new();
-    for f in scan_minute(0) {
-        checks.flow(&f, &mut out);
-    }
-    checks.advance(T0 + MIN + S, &mut out);
-    let (id, rule) = checks.incident_of_attacker(ip(A)).unwrap();
-    assert_eq!(rule, "syn_scan");
-    assert_eq!(id, out[0].incident_id);
-    assert!(checks.incident_of_attacker(ip(V)).is_none());
-    let sig = v1::SuricataSignature {
-        signature_id: 2_010_937,
-        signature: "ET SCAN Suspicious inbound to mySQL port 3306".to_owned(),
-        category: "Potentially Bad Traffic".to_owned(),
-        severity: 2,
-        count: 1,
-    };
-    checks.attach_signature(&id, sig.clone());
-    checks.attach_signature(&id, sig);
-    checks.attach_signature("no-such-incident", v1::SuricataSignature::default());
-    checks.finish(&mut out);
-    let released = out.last().unwrap();
-    assert_eq!(released.lifecycle, RELEASED);
-    assert_eq!(released.signatures.len(), 1);
-    assert_eq!(released.signatures[0].count, 2);
-}
-
-#[test]
-fn the_victim_of_a_flood_from_several_sources_leads_back_to_each_of_them() {
-    let mut checks = HostChecks::new(Arc::new(Rules::default()), Vec::new());
-    let mut out = Vec::new();
-    for i in 0..1100u32 {
-        let src = if i % 2 == 0 { "192.0.2.1" } else { "192.0.2.2" };
-        checks.flow(&syn(src, V, 443, spread(i, 1100)), &mut out);
-    }
-    checks.advance(T0 + MIN + S, &mut out);
-    assert_eq!(out.len(), 1, "{out:#?}");
-    assert_eq!(
-        out[0].message,
-        "SYN flood against 10.0.0.9:443 from 2 sources"
-    );
-    let (id, rule) = checks.incident_of_attacker(ip("192.0.2.2")).unwrap();
-    assert_eq!(
-        (id.as_str(), rule),
-        (out[0].incident_id.as_str(), "syn_flood")
-    );
-}
-
-#[test]
-fn a_long_flow_counts_once_however_many_interim_records_it_has() {
-    // Two flows a minute would be a flow flood at this threshold.
-    let rules = rules_with(&[("flow_flood", "flows", 2.0)]);
-    let mut flows = Vec::new();
-    for k in 0..5u64 {
-        let mut f = rec(17, A, 5000, V, 9999, T0 + k * 10 * S);
-        f.last_seen_us = T0 + (k * 10 + 9) * S;
-        f.server_to_client = dir(1, 10, 0);
-        f.flow_id = 42;
-        f.interim = k < 4;
-        flows.push(f);
-    }
-    assert!(run(rules.clone(), &flows).is_empty());
-    // Without the flow id they are five flows.
-    for f in &mut flows {
-        f.flow_id = 0;
-    }
-    assert_eq!(of(&run(rules, &flows), "flow_flood").len(), 2);
-}
-
-#[test]
-fn a_slow_long_ping_is_not_a_flood() {
-    // 20,000 packets over ten minutes: 2,000 a minute.
-    let alerts = run(Rules::default(), &[ping(A, V, 20_000, T0, 600)]);
-    assert!(alerts.is_empty(), "{alerts:#?}");
-    // The same packets within a minute are.
-    let alerts = run(Rules::default(), &[ping(A, V, 20_000, T0, 50)]);
-    assert_eq!(of(&alerts, "icmp_flood").len(), 2, "{alerts:#?}");
+fn unanswered_udp_to_one_port_on_many_hosts_is_a_horizontal_scan() {
+    let flows: Vec<_> = (0..40)
+        .map(|i| rec(17, A, 40_000, &host(i), 161, spread(i, 40)))
+        .collect();
+    let alerts = run(Rules::default(), &flows);
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
     assert_eq!(
         alerts[0].message,
-        "ICMP flood against 10.0.0.9 from 1 source: 20,000 packets in a minute"
+        "Horizontal port scan from 10.0.0.5 to port 161/udp on 40 hosts"
     );
-}
-
-#[test]
-fn a_disabled_rule_raises_nothing() {
-    let mut rules = Rules::default();
-    rules.set_enabled(Rule::SynScan, false);
-    assert!(run(rules, &make_syn_scan(1000)).is_empty());
-}
-
-#[test]
-fn the_host_table_is_capped_and_its_overflow_counted() {
-    let mut checks = HostChecks::new(Arc::new(Rules::default()), Vec::new());
-    let mut out = Vec::new();
-    for i in 0..70_000u32 {
-        checks.flow(&rec(17, &host(i), 5000, V, 9999, T0 + S), &mut out);
+    // Answered, it is ordinary traffic; to a multicast group, it is one.
+    let mut answered = flows;
+    for f in &mut answered {
+        f.server_to_client = dir(1, 50, 0);
     }
-    let stats = checks.stats();
-    assert!(
-        stats.overflow.hosts >= 70_001 - super::window::MAX_HOSTS as u64,
-        "{stats:?}"
-    );
-    checks.finish(&mut out);
-    // The victim was tracked before the table filled up: 70,000 flows from
-    // 70,000 sources, over the flow flood threshold (15,360).
-    assert_eq!(of(&out, "flow_flood").len(), 2, "{out:#?}");
+    assert!(run(Rules::default(), &answered).is_empty());
+    let group: Vec<_> = (0..40)
+        .map(|i| rec(17, &host(i), 1900, "239.255.255.250", 1900, spread(i, 40)))
+        .collect();
+    assert!(run(Rules::default(), &group).is_empty());
+}
+
+#[test]
+fn an_icmpv6_ping_sweep_is_a_ping_sweep() {
+    let flows: Vec<_> = (0..20u32)
+        .map(|i| {
+            let mut f = ping(
+                "2001:db8::5",
+                &format!("2001:db8::1:{i:x}"),
+                1,
+                spread(i, 20),
+                0,
+            );
+            f.ip_protocol = 58;
+            f.client.as_mut().unwrap().port = 128;
+            f
+        })
+        .collect();
+    let alerts = run(Rules::default(), &flows);
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    assert_eq!(alerts[1].message, "Ping sweep from 2001:db8::5 to 20 hosts");
+    assert_eq!(evidence(&alerts[1], "network"), "remote");
 }

@@ -144,10 +144,16 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// Empties the window for the next minute, keeping room for as many
+    /// entries as this one had (the memory of a past spike is given back).
     pub(crate) fn clear(&mut self) {
+        let (h, p, t) = (self.hosts.len(), self.ports.len(), self.triples.len());
         self.hosts.clear();
         self.ports.clear();
         self.triples.clear();
+        self.hosts.shrink_to(h);
+        self.ports.shrink_to(p);
+        self.triples.shrink_to(t);
     }
 
     pub(crate) fn is_empty(&self) -> bool {

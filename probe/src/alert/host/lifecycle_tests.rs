@@ -198,3 +198,36 @@ fn the_host_table_is_capped_and_its_overflow_counted() {
     // 70,000 sources, over the flow flood threshold (15,360).
     assert_eq!(of(&out, "flow_flood").len(), 2, "{out:#?}");
 }
+
+/// A rough cost figure (run by hand: `cargo test ... -- --ignored
+/// --nocapture`); speed goals belong in benchmarks, not in this test.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn cost_of_a_record_in_a_busy_minute() {
+    let mut checks = HostChecks::new(Arc::new(Rules::default()), Vec::new());
+    let mut out = Vec::new();
+    let flows: Vec<v1::Flow> = (0..200_000u32)
+        .map(|i| {
+            let t = T0 + u64::from(i) * 250;
+            match i % 4 {
+                0 => syn(&host(i % 5000), &host(i % 777 + 9000), 1 + i % 1000, t),
+                1 => session(&host(i % 5000), V, 443, 5000, t),
+                2 => ping(&host(i % 300), &host(i % 2000), 2, t, 1),
+                _ => rec(17, &host(i % 5000), 40_000, &host(i % 3000 + 7000), 53, t),
+            }
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for f in &flows {
+        checks.flow(f, &mut out);
+    }
+    let per_record = started.elapsed().as_secs_f64() / flows.len() as f64;
+    let close = std::time::Instant::now();
+    checks.finish(&mut out);
+    eprintln!(
+        "{:.0} ns per record, {:.1} ms to close the window, {} alerts",
+        per_record * 1e9,
+        close.elapsed().as_secs_f64() * 1e3,
+        out.len()
+    );
+}

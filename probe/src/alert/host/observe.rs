@@ -13,6 +13,8 @@ use std::net::IpAddr;
 
 use sonde_proto::v1;
 
+use crate::alert::build;
+
 use super::window::{FLAG_KINDS, Kind, PortKey, PortKind, Triple, Window};
 
 const MINUTE_US: u64 = 60_000_000;
@@ -89,10 +91,7 @@ pub(crate) fn observe(w: &mut Window, flow: &v1::Flow, first: bool, limits: &Lim
     let (Some(ce), Some(se)) = (flow.client.as_ref(), flow.server.as_ref()) else {
         return;
     };
-    let (Some(c), Some(s)) = (
-        super::super::build::ip(&ce.ip),
-        super::super::build::ip(&se.ip),
-    ) else {
+    let (Some(c), Some(s)) = (build::ip(&ce.ip), build::ip(&se.ip)) else {
         return;
     };
     let (t0, t1) = (
@@ -168,7 +167,8 @@ pub(crate) fn observe(w: &mut Window, flow: &v1::Flow, first: bool, limits: &Lim
                     );
                 }
             }
-            if is_login(flow, port) {
+            // A session long enough for an interim record is not short.
+            if !flow.interim && is_login(flow, port) {
                 let failed = failed_state(&flow.conn_state);
                 let small =
                     c2s.payload_bytes.saturating_add(s2c.payload_bytes) < limits.brute_bytes;

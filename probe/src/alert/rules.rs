@@ -125,8 +125,8 @@ rules! {
 
     // ---- host and network checks: one incident per condition, engaged -> released.
     // Per-minute windows of flow records; a host alerts at or above the
-    // threshold. Sources (ntopng 6.x unless said otherwise; docs/alerts.md):
-    // scripts/lua/modules/check_definitions/host/*.lua and src/host_checks/*.cpp.
+    // threshold. Sources: ntop/ntopng scripts/lua/modules/check_definitions/
+    // host/*.lua (defaults) and src/host_checks/*.cpp (what they count).
     // ntopng: syn_scan > 256 SYNs/min (SYNs sent - SYN/ACKs received).
     SynScan = "syn_scan", "SYN Scan", "Network Scan", High, 100, Host, [
         t("attempts", 256.0, "SYNs sent per minute that never carried data (unanswered, refused or reset)"),
@@ -174,7 +174,8 @@ rules! {
     DnsFlood = "dns_flood", "DNS Flood", "Denial of Service", High, 100, Host, [
         t("queries", 15_360.0, "DNS queries sent (attacker) or received (victim) per minute"),
     ];
-    // No ntopng host check. Zeek: 30 failed SSH logins in 30 min; sonde sees
+    // No ntopng host check. Zeek (detect-bruteforcing): 30 failed SSH logins
+    // in 30 min, a login presumed successful above 5,500 bytes; sonde sees
     // sessions, not logins, hence a per-minute rate of short sessions.
     BruteForce = "brute_force", "Brute Force", "Brute Force", High, 100, Host, [
         t("sessions", 20.0, "short or failed sessions from one client to one server's login service per minute"),

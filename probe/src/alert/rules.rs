@@ -133,44 +133,66 @@ rules! {
     ];
 
     // ---- host and network checks: one incident per condition, engaged -> released.
+    // Per-minute windows of flow records; a host alerts at or above the
+    // threshold. Sources: ntop/ntopng scripts/lua/modules/check_definitions/
+    // host/*.lua (defaults) and src/host_checks/*.cpp (what they count).
+    // ntopng: syn_scan > 256 SYNs/min (SYNs sent - SYN/ACKs received).
     SynScan = "syn_scan", "SYN Scan", "Network Scan", High, 100, Host, [
-        t("attempts", 256.0, "unanswered or refused SYNs sent per minute"),
+        t("attempts", 256.0, "SYNs sent per minute that never carried data (unanswered, refused or reset)"),
+        t("ports", 16.0, "distinct destination ports those attempts reach (fewer is a flood, not a scan)"),
     ];
+    // ntopng: syn_flood > 256 SYNs/s (SYNFlood.cpp compares 256 x 60 per
+    // minute, all SYNs). sonde counts only SYNs to one port that never
+    // completed: 1,024 a minute outruns a default Linux SYN backlog.
     SynFlood = "syn_flood", "SYN Flood", "Denial of Service", High, 100, Host, [
-        t("syns", 256.0, "SYNs sent (attacker) or received (victim) per minute"),
+        t("syns", 1_024.0, "uncompleted SYNs per minute to one port (victim) or one host:port (attacker)"),
     ];
+    // ntopng: fin_scan and rst_scan > 256 per minute.
     FinScan = "fin_scan", "TCP FIN Scan", "Network Scan", High, 100, Host, [
-        t("flows", 25.0, "FIN-only flows sent per minute"),
+        t("flows", 256.0, "FIN-only flows sent per minute"),
     ];
     RstScan = "rst_scan", "TCP RST Scan", "Network Scan", Medium, 50, Host, [
-        t("flows", 25.0, "RST-only flows sent per minute"),
+        t("flows", 256.0, "RST-only flows sent per minute"),
     ];
+    // No ntopng host check (nDPI flags each flow); these flag sets never occur
+    // in legitimate TCP, so ntopng's scan_detection default (> 32) is used.
     NullScan = "null_scan", "TCP NULL Scan", "Network Scan", High, 100, Host, [
-        t("flows", 25.0, "flows without TCP flags sent per minute"),
+        t("flows", 32.0, "flows without TCP flags sent per minute"),
     ];
     XmasScan = "xmas_scan", "TCP XMAS Scan", "Network Scan", High, 100, Host, [
-        t("flows", 25.0, "FIN+PSH+URG flows sent per minute"),
+        t("flows", 32.0, "FIN+PSH+URG flows sent per minute"),
     ];
+    // ntopng scan_detection: > 32 flows; Slips: 5 hosts per time window.
     HorizontalPortScan = "horizontal_port_scan", "Horizontal Port Scan", "Network Scan", High, 100, Host, [
-        t("hosts", 64.0, "distinct hosts contacted on one port per minute"),
+        t("hosts", 32.0, "distinct hosts probed on one port per minute (failed TCP or unanswered UDP)"),
     ];
+    // ntopng: icmp_flood, flow_flood > 256 per second (peak second); sonde
+    // sees records, not packets, and compares the minute: 256 x 60.
     IcmpFlood = "icmp_flood", "ICMP Flood", "Denial of Service", High, 100, Host, [
-        t("packets", 6_000.0, "ICMP packets sent (attacker) or received (victim) per minute"),
+        t("packets", 15_360.0, "ICMP packets sent (attacker) or received (victim) per minute"),
     ];
+    // Slips: 5 hosts per time window; ntopng scan_detection > 32.
     PingSweep = "ping_sweep", "Ping Sweep", "Network Scan", Medium, 50, Host, [
         t("hosts", 16.0, "distinct hosts sent an ICMP echo request per minute"),
     ];
     FlowFlood = "flow_flood", "Flow Flood", "Denial of Service", High, 100, Host, [
-        t("flows", 3_000.0, "flows started (attacker) or received (victim) per minute"),
+        t("flows", 15_360.0, "flows started (attacker) or received (victim) per minute"),
     ];
+    // ntopng's DNS check counts bytes and has no default; the flood rate of
+    // ntopng's other floods (256/s) is used.
     DnsFlood = "dns_flood", "DNS Flood", "Denial of Service", High, 100, Host, [
-        t("queries", 3_000.0, "DNS queries sent (attacker) or received (victim) per minute"),
+        t("queries", 15_360.0, "DNS queries sent (attacker) or received (victim) per minute"),
     ];
+    // No ntopng host check. Zeek (detect-bruteforcing): 30 failed SSH logins
+    // in 30 min, a login presumed successful above 5,500 bytes; sonde sees
+    // sessions, not logins, hence a per-minute rate of short sessions.
     BruteForce = "brute_force", "Brute Force", "Brute Force", High, 100, Host, [
-        t("sessions", 20.0, "short or failed sessions to one login service per minute"),
+        t("sessions", 20.0, "short or failed sessions from one client to one server's login service per minute"),
+        t("bytes", 16_384.0, "payload bytes (both directions) below which a session is short"),
     ];
+    // ntopng: score_threshold > 5000 (client or server score).
     HostScore = "host_score", "High Host Score", "Flow Risk", Medium, 50, Host, [
-        t("score", 1_000.0, "sum of the flow risk scores of a host per minute"),
+        t("score", 5_000.0, "sum of the flow risk scores of a host as client or as server per minute"),
     ];
 }
 

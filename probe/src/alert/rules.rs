@@ -425,6 +425,25 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_rule_with_its_thresholds() {
+        let docs = include_str!("../../../docs/alerts.md");
+        for rule in Rule::ALL {
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", rule.key())))
+                .unwrap_or_else(|| panic!("docs/alerts.md has no row for {}", rule.key()));
+            for t in rule.thresholds() {
+                assert!(
+                    row.contains(&format!("`{}`", t.name)),
+                    "docs/alerts.md: {} does not name its threshold {}",
+                    rule.key(),
+                    t.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn an_alert_carries_the_catalogue_fields() {
         let alert = Rules::default()
             .alert(Rule::LowGoodput)

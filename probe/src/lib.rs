@@ -18,6 +18,7 @@ pub mod flow;
 pub mod live;
 pub mod read;
 pub mod run;
+pub mod suricata;
 
 use std::path::Path;
 

@@ -8,3 +8,4 @@ pub mod eve;
 pub mod follow;
 
 pub use eve::{EveError, EveEvent, parse_line};
+pub use follow::{Counters, FollowSettings, channel_sink, follow_file, listen_socket, read_file};

@@ -512,4 +512,4 @@ mod wire {
 
 #[cfg(test)]
 #[path = "eve_tests.rs"]
-mod tests;
+pub(super) mod tests;

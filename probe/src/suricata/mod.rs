@@ -6,6 +6,8 @@
 pub mod correlate;
 pub mod eve;
 pub mod follow;
+mod group;
 
+pub use correlate::{Correlator, CorrelatorCounters, CorrelatorSettings, so_severity};
 pub use eve::{EveError, EveEvent, parse_line};
 pub use follow::{Counters, FollowSettings, channel_sink, follow_file, listen_socket, read_file};

@@ -33,6 +33,7 @@ use sonde_common::telemetry::names;
 use sonde_proto::v1;
 
 use super::eve::EveEvent;
+use super::flows::{RecentFlows, TupleKey, within};
 use super::group::{Enrichment, Group, MAX_LINKS};
 use crate::alert::build;
 
@@ -95,54 +96,6 @@ pub struct CorrelatorCounters {
     pub evicted_groups: u64,
 }
 
-/// The 5-tuple with its endpoints in canonical order (ICMP without ports).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct TupleKey {
-    proto: u8,
-    a: (IpAddr, u16),
-    b: (IpAddr, u16),
-}
-
-impl TupleKey {
-    fn new(proto: u8, x: (IpAddr, u16), y: (IpAddr, u16)) -> Self {
-        let (x, y) = if matches!(proto, 1 | 58) {
-            ((x.0, 0), (y.0, 0))
-        } else {
-            (x, y)
-        };
-        let (a, b) = if x <= y { (x, y) } else { (y, x) };
-        Self { proto, a, b }
-    }
-
-    fn of_flow(flow: &v1::Flow) -> Option<Self> {
-        let (client, server) = build::endpoints(flow)?;
-        let port = |e: &Option<v1::Endpoint>| {
-            e.as_ref()
-                .and_then(|e| u16::try_from(e.port).ok())
-                .unwrap_or(0)
-        };
-        let proto = u8::try_from(flow.ip_protocol).ok()?;
-        Some(Self::new(
-            proto,
-            (client, port(&flow.client)),
-            (server, port(&flow.server)),
-        ))
-    }
-
-    fn of_event(e: &EveEvent) -> Option<Self> {
-        Some(Self::new(
-            e.proto?,
-            (e.src_ip?, e.src_port.unwrap_or(0)),
-            (e.dest_ip?, e.dest_port.unwrap_or(0)),
-        ))
-    }
-}
-
-/// An alert time within a flow's lifetime, widened by `window`.
-fn within(flow: &v1::Flow, t: u64, window: u64) -> bool {
-    flow.first_seen_us.saturating_sub(window) <= t && t <= flow.last_seen_us.saturating_add(window)
-}
-
 #[derive(Debug)]
 pub struct Correlator {
     settings: CorrelatorSettings,
@@ -150,10 +103,7 @@ pub struct Correlator {
     probe_cid: CommunityId,
     eve_now: u64,
     flow_now: u64,
-    /// Recent flows by 5-tuple (the latest record per probe flow id), and
-    /// their insertion order for eviction.
-    flows: HashMap<TupleKey, Vec<v1::Flow>>,
-    flow_order: VecDeque<(TupleKey, u64)>,
+    flows: RecentFlows,
     enrichment: HashMap<u64, Enrichment>,
     enrichment_order: VecDeque<u64>,
     /// Groups by id (ids grow with arrival), the open one per (sid, attacker),
@@ -170,13 +120,12 @@ pub struct Correlator {
 impl Correlator {
     pub fn new(settings: CorrelatorSettings) -> Self {
         Self {
+            flows: RecentFlows::new(settings.max_flows),
             suricata_cid: CommunityId::new(settings.community_id_seed, Encoding::Base64),
             probe_cid: CommunityId::new(settings.probe_community_id_seed, Encoding::Base64),
             settings,
             eve_now: 0,
             flow_now: 0,
-            flows: HashMap::new(),
-            flow_order: VecDeque::new(),
             enrichment: HashMap::new(),
             enrichment_order: VecDeque::new(),
             groups: BTreeMap::new(),
@@ -218,33 +167,13 @@ impl Correlator {
                     self.waiting.insert(key, rest);
                 }
             }
-            self.remember(key, flow);
+            let evicted = self.flows.insert(key, flow);
+            if evicted > 0 {
+                self.counters.evicted_flows += evicted;
+                counter!(names::PROBE_SURICATA_EVICTED, "table" => "flows").increment(evicted);
+            }
         }
         self.emit_ready(out);
-    }
-
-    fn remember(&mut self, key: TupleKey, flow: &v1::Flow) {
-        let same = self.flows.entry(key).or_default();
-        if let Some(old) = same.iter_mut().find(|f| f.flow_id == flow.flow_id) {
-            // A later (interim or final) record of the same flow.
-            *old = flow.clone();
-            return;
-        }
-        same.push(flow.clone());
-        self.flow_order.push_back((key, flow.flow_id));
-        while self.flow_order.len() > self.settings.max_flows {
-            let Some((k, id)) = self.flow_order.pop_front() else {
-                break;
-            };
-            if let Some(list) = self.flows.get_mut(&k) {
-                list.retain(|f| f.flow_id != id);
-                if list.is_empty() {
-                    self.flows.remove(&k);
-                }
-            }
-            self.counters.evicted_flows += 1;
-            counter!(names::PROBE_SURICATA_EVICTED, "table" => "flows").increment(1);
-        }
     }
 
     /// One eve event: alerts are consolidated and correlated; flow, dns, tls
@@ -314,7 +243,9 @@ impl Correlator {
         let max_victims = self.settings.max_victims;
         let key = TupleKey::of_event(event);
         let found = match (&key, self.groups.get(&id)) {
-            (Some(k), Some(g)) if g.flow.is_none() => self.recent_flow(k, t),
+            (Some(k), Some(g)) if g.flow.is_none() => {
+                self.flows.best(k, t, self.settings.correlation_window_us)
+            }
             _ => None,
         };
         let Some(g) = self.groups.get_mut(&id) else {
@@ -357,23 +288,6 @@ impl Correlator {
             .insert(id, Group::new(event, sid, attacker, entity));
         self.open.insert((sid, attacker), id);
         id
-    }
-
-    /// The remembered flow of this 5-tuple that best holds time `t`.
-    fn recent_flow(&self, key: &TupleKey, t: u64) -> Option<v1::Flow> {
-        let window = self.settings.correlation_window_us;
-        self.flows
-            .get(key)?
-            .iter()
-            .filter(|f| within(f, t, window))
-            .min_by_key(|f| {
-                if t < f.first_seen_us {
-                    f.first_seen_us - t
-                } else {
-                    t.saturating_sub(f.last_seen_us)
-                }
-            })
-            .cloned()
     }
 
     /// Moves both clocks to `now_us` (packet time) and emits what is due.

@@ -5,6 +5,7 @@
 
 pub mod correlate;
 pub mod eve;
+mod flows;
 pub mod follow;
 mod group;
 

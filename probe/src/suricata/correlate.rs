@@ -35,7 +35,6 @@ use sonde_proto::v1;
 use super::eve::EveEvent;
 use super::flows::{RecentFlows, TupleKey, within};
 use super::group::{Enrichment, Group, MAX_LINKS};
-use crate::alert::build;
 
 pub use super::group::so_severity;
 

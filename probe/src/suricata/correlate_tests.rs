@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::*;
+use crate::alert::build;
 use crate::classify::testing::{flows, flows_of, testdata};
 use crate::flow::FlowSettings;
 use crate::suricata::eve::parse_line;

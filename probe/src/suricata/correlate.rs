@@ -24,7 +24,7 @@
 //! flows (both oldest-first evictions), `max_pending` open groups (the oldest
 //! is emitted early when full); every eviction is counted.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 
 use metrics::counter;
@@ -108,6 +108,8 @@ pub struct Correlator {
     /// Groups by id (ids grow with arrival), the open one per (sid, attacker),
     /// and the 5-tuples groups without flow wait for.
     groups: BTreeMap<u64, Group>,
+    /// (window start, id) of every group: the order their windows close in.
+    due: BTreeSet<(u64, u64)>,
     open: HashMap<(u64, IpAddr), u64>,
     waiting: HashMap<TupleKey, Vec<(u64, u64)>>,
     /// The keys each group waits under (at most `MAX_LINKS`).
@@ -128,6 +130,7 @@ impl Correlator {
             enrichment: HashMap::new(),
             enrichment_order: VecDeque::new(),
             groups: BTreeMap::new(),
+            due: BTreeSet::new(),
             open: HashMap::new(),
             waiting: HashMap::new(),
             waits: HashMap::new(),
@@ -285,6 +288,7 @@ impl Correlator {
         let entity = event.community_id_with(&self.probe_cid).unwrap_or_default();
         self.groups
             .insert(id, Group::new(event, sid, attacker, entity));
+        self.due.insert((event.timestamp_us, id));
         self.open.insert((sid, attacker), id);
         id
     }
@@ -312,14 +316,17 @@ impl Correlator {
             self.settings.consolidation_window_us,
             self.settings.correlation_window_us,
         );
+        // Only groups whose consolidation window has closed, in the order
+        // the windows close; of those, the ones with a flow or done waiting.
         let ready: Vec<u64> = self
-            .groups
+            .due
             .iter()
-            .filter(|(_, g)| {
-                self.eve_now >= g.window_start_us.saturating_add(cons)
-                    && (g.flow.is_some() || self.flow_now >= g.window_start_us.saturating_add(corr))
+            .take_while(|(start, _)| self.eve_now >= start.saturating_add(cons))
+            .filter(|(start, id)| {
+                self.flow_now >= start.saturating_add(corr)
+                    || self.groups.get(id).is_some_and(|g| g.flow.is_some())
             })
-            .map(|(id, _)| *id)
+            .map(|(_, id)| *id)
             .collect();
         if ready.is_empty() {
             return;
@@ -337,6 +344,7 @@ impl Correlator {
         let Some(mut g) = self.groups.remove(&id) else {
             return;
         };
+        self.due.remove(&(g.window_start_us, id));
         if self.open.get(&(g.sid, g.attacker)) == Some(&id) {
             self.open.remove(&(g.sid, g.attacker));
         }

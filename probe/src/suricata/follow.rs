@@ -59,7 +59,7 @@ impl Default for FollowSettings {
 /// What a reader saw. `lines` counts every complete line (oversize and
 /// malformed ones included, blank ones not).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counters {
+pub struct EveCounters {
     pub lines: u64,
     pub events: u64,
     pub oversize: u64,
@@ -70,9 +70,11 @@ pub struct Counters {
     pub truncations: u64,
     /// Socket connections accepted.
     pub connections: u64,
+    /// Problems with the file logged (once per change of state, not per poll).
+    pub problems_logged: u64,
 }
 
-impl Counters {
+impl EveCounters {
     pub fn malformed_total(&self) -> u64 {
         self.malformed.values().sum()
     }
@@ -150,7 +152,7 @@ impl Lines {
 
 /// Parses lines, counts them and hands events to the sink.
 struct Handler<'a> {
-    counters: Counters,
+    counters: EveCounters,
     sink: &'a mut dyn FnMut(EveEvent) -> bool,
     max_line: usize,
     /// The sink said stop.
@@ -160,7 +162,7 @@ struct Handler<'a> {
 impl<'a> Handler<'a> {
     fn new(sink: &'a mut dyn FnMut(EveEvent) -> bool, max_line: usize) -> Self {
         Self {
-            counters: Counters::default(),
+            counters: EveCounters::default(),
             sink,
             max_line,
             done: false,
@@ -214,7 +216,7 @@ impl<'a> Handler<'a> {
 }
 
 /// Reads a whole eve file once; a last line without newline is parsed too.
-pub fn read_file(path: &Path, max_line: usize) -> io::Result<(Vec<EveEvent>, Counters)> {
+pub fn read_file(path: &Path, max_line: usize) -> io::Result<(Vec<EveEvent>, EveCounters)> {
     let mut events = Vec::new();
     let counters = read_stream(File::open(path)?, max_line, &mut |e| {
         events.push(e);
@@ -228,7 +230,7 @@ pub fn read_stream(
     mut input: impl Read,
     max_line: usize,
     sink: &mut dyn FnMut(EveEvent) -> bool,
-) -> io::Result<Counters> {
+) -> io::Result<EveCounters> {
     let mut lines = Lines::new(max_line);
     let mut handler = Handler::new(sink, max_line);
     let mut buf = vec![0u8; CHUNK];
@@ -268,11 +270,14 @@ fn nap(total: Duration, stop: &AtomicBool) -> bool {
 struct Problem(Option<String>);
 
 impl Problem {
-    fn set(&mut self, path: &Path, what: String) {
-        if self.0.as_deref() != Some(what.as_str()) {
-            tracing::warn!(path = %path.display(), "{what}; retrying");
-            self.0 = Some(what);
+    /// Logs `what` unless it is the problem already logged; true when logged.
+    fn set(&mut self, path: &Path, what: String) -> bool {
+        if self.0.as_deref() == Some(what.as_str()) {
+            return false;
         }
+        tracing::warn!(path = %path.display(), "{what}; retrying");
+        self.0 = Some(what);
+        true
     }
 
     fn clear(&mut self, path: &Path) {
@@ -296,7 +301,7 @@ pub fn follow_file(
     settings: &FollowSettings,
     stop: &AtomicBool,
     sink: &mut dyn FnMut(EveEvent) -> bool,
-) -> Counters {
+) -> EveCounters {
     let mut lines = Lines::new(settings.max_line);
     let mut handler = Handler::new(sink, settings.max_line);
     let mut buf = vec![0u8; CHUNK];
@@ -312,7 +317,8 @@ pub fn follow_file(
                     open = Some(f);
                 }
                 Err(e) => {
-                    problem.set(path, format!("eve file cannot be opened: {e}"));
+                    let what = format!("eve file cannot be opened: {e}");
+                    handler.counters.problems_logged += u64::from(problem.set(path, what));
                     if !nap(settings.poll, stop) {
                         break;
                     }
@@ -335,7 +341,8 @@ pub fn follow_file(
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    problem.set(path, format!("eve file cannot be read: {e}"));
+                    let what = format!("eve file cannot be read: {e}");
+                    handler.counters.problems_logged += u64::from(problem.set(path, what));
                     failed = true;
                     break;
                 }
@@ -375,10 +382,10 @@ pub fn follow_file(
                 continue;
             }
             Ok(_) => problem.clear(path),
-            Err(e) => problem.set(
-                path,
-                format!("eve file is gone ({e}), waiting for a new one"),
-            ),
+            Err(e) => {
+                let what = format!("eve file is gone ({e}), waiting for a new one");
+                handler.counters.problems_logged += u64::from(problem.set(path, what));
+            }
         }
         if !nap(settings.poll, stop) {
             break;

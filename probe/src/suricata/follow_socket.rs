@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{CHUNK, Counters, FollowSettings, Handler, Lines, MAX_CONNECTIONS, nap};
+use super::{CHUNK, EveCounters, FollowSettings, Handler, Lines, MAX_CONNECTIONS, nap};
 use crate::suricata::eve::EveEvent;
 
 /// Listens on a unix stream socket at `path` (a stale socket there is
@@ -21,7 +21,7 @@ pub fn listen_socket(
     settings: &FollowSettings,
     stop: &AtomicBool,
     sink: &mut dyn FnMut(EveEvent) -> bool,
-) -> io::Result<Counters> {
+) -> io::Result<EveCounters> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(io::Error::new(
@@ -82,6 +82,10 @@ pub fn listen_socket(
         if !busy && !nap(idle, stop) {
             break;
         }
+    }
+    // Lines cut by the stop are lost: count them.
+    for (_, lines) in &mut clients {
+        handler.drop_partial(lines);
     }
     drop(listener);
     let _ = std::fs::remove_file(path);

@@ -33,7 +33,7 @@ fn settings() -> FollowSettings {
 /// A reader on its own thread; stopped and joined on drop, whatever happens.
 struct Running {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Counters>>,
+    thread: Option<JoinHandle<EveCounters>>,
     events: Receiver<EveEvent>,
 }
 
@@ -49,7 +49,9 @@ impl Running {
     }
 
     fn spawn(
-        run: impl FnOnce(Arc<AtomicBool>, &mut dyn FnMut(EveEvent) -> bool) -> Counters + Send + 'static,
+        run: impl FnOnce(Arc<AtomicBool>, &mut dyn FnMut(EveEvent) -> bool) -> EveCounters
+        + Send
+        + 'static,
     ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, events) = sync_channel(64);
@@ -81,11 +83,11 @@ impl Running {
         );
     }
 
-    fn stop(mut self) -> Counters {
+    fn stop(mut self) -> EveCounters {
         self.halt().unwrap()
     }
 
-    fn halt(&mut self) -> Option<Counters> {
+    fn halt(&mut self) -> Option<EveCounters> {
         self.stop.store(true, Ordering::Relaxed);
         // Unblock a sink waiting on a full channel.
         while self.events.try_recv().is_ok() {}
@@ -261,7 +263,10 @@ fn a_missing_file_is_waited_for_and_read_from_its_start_once_created() {
     std::thread::sleep(Duration::from_millis(100));
     append(&path, &line(9));
     assert_eq!(run.next(1), [9]);
-    assert_eq!(run.stop().events, 3);
+    let c = run.stop();
+    assert_eq!(c.events, 3);
+    // Missing at start, then gone for a while: two warnings, not one per poll.
+    assert_eq!(c.problems_logged, 2);
 }
 
 #[test]
@@ -275,6 +280,7 @@ fn an_unreadable_path_keeps_the_follower_retrying_until_stopped() {
     let c = run.stop();
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(c.lines, 0);
+    assert_eq!(c.problems_logged, 1, "logged once, retried every poll");
 }
 
 #[test]

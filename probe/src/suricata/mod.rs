@@ -11,4 +11,6 @@ mod group;
 
 pub use correlate::{Correlator, CorrelatorCounters, CorrelatorSettings, so_severity};
 pub use eve::{EveError, EveEvent, parse_line};
-pub use follow::{Counters, FollowSettings, channel_sink, follow_file, listen_socket, read_file};
+pub use follow::{
+    EveCounters, FollowSettings, channel_sink, follow_file, listen_socket, read_file,
+};

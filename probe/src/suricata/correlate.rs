@@ -35,6 +35,7 @@ use sonde_proto::v1;
 use super::eve::EveEvent;
 use super::flows::{RecentFlows, TupleKey, within};
 use super::group::{Enrichment, Group, MAX_LINKS};
+use crate::alert::config::SuricataConfig;
 
 pub use super::group::so_severity;
 
@@ -42,9 +43,9 @@ pub use super::group::so_severity;
 pub struct CorrelatorSettings {
     /// The seed Suricata computes `community_id` with (`community-id-seed`).
     pub community_id_seed: u16,
-    /// The seed of the probe's own flow records (their `community_id`), used
-    /// for the entity of an alert that found no flow.
-    pub probe_community_id_seed: u16,
+    /// How the probe writes its flow records' `community_id` (`[community_id]`
+    /// of probe.toml), used for the entity of an alert that found no flow.
+    pub probe_community_id: CommunityId,
     /// How long a group waits for a flow, and how far outside a flow's first
     /// and last packet an alert may be and still belong to it.
     pub correlation_window_us: u64,
@@ -61,11 +62,25 @@ pub struct CorrelatorSettings {
     pub max_victims: usize,
 }
 
+impl CorrelatorSettings {
+    /// `[suricata]` of probe.toml, with the probe's own `[community_id]`.
+    pub fn from_config(config: &SuricataConfig, probe_community_id: CommunityId) -> Self {
+        let us = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        Self {
+            community_id_seed: config.community_id_seed,
+            probe_community_id,
+            correlation_window_us: us(config.correlation_window.get()),
+            consolidation_window_us: us(config.consolidation_window.get()),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for CorrelatorSettings {
     fn default() -> Self {
         Self {
             community_id_seed: 0,
-            probe_community_id_seed: 0,
+            probe_community_id: CommunityId::default(),
             correlation_window_us: 120_000_000,
             consolidation_window_us: 60_000_000,
             max_pending: 4096,
@@ -123,7 +138,7 @@ impl Correlator {
         Self {
             flows: RecentFlows::new(settings.max_flows),
             suricata_cid: CommunityId::new(settings.community_id_seed, Encoding::Base64),
-            probe_cid: CommunityId::new(settings.probe_community_id_seed, Encoding::Base64),
+            probe_cid: settings.probe_community_id,
             settings,
             eve_now: 0,
             flow_now: 0,

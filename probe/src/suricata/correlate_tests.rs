@@ -551,3 +551,27 @@ fn the_slips_eve_file_gives_one_alert_per_signature_attacker_and_window() {
         most.count
     );
 }
+
+#[test]
+fn settings_come_from_the_suricata_section_of_the_config() {
+    let config: crate::alert::config::SuricataConfig = toml::from_str(
+        "community_id_seed = 7\ncorrelation_window = \"90s\"\nconsolidation_window = \"5m\"\nmax_line = \"64 KiB\"",
+    )
+    .unwrap();
+    let probe =
+        sonde_common::community_id::CommunityId::new(3, sonde_common::community_id::Encoding::Hex);
+    let s = CorrelatorSettings::from_config(&config, probe);
+    assert_eq!(s.community_id_seed, 7);
+    assert_eq!(s.probe_community_id, probe);
+    assert_eq!(
+        (s.correlation_window_us, s.consolidation_window_us),
+        (90 * SEC, 300 * SEC)
+    );
+    let f = crate::suricata::FollowSettings::from_config(&config);
+    assert_eq!(f.max_line, 64 * 1024);
+    let d = CorrelatorSettings::from_config(&Default::default(), Default::default());
+    assert_eq!(
+        (d.correlation_window_us, d.consolidation_window_us),
+        (120 * SEC, 60 * SEC)
+    );
+}

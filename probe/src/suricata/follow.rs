@@ -28,6 +28,7 @@ use metrics::counter;
 use sonde_common::telemetry::names;
 
 use super::eve::{EveEvent, parse_line};
+use crate::alert::config::SuricataConfig;
 
 /// Clients the socket listener serves at once; more are refused.
 pub const MAX_CONNECTIONS: usize = 8;
@@ -52,6 +53,17 @@ impl Default for FollowSettings {
             max_line: 1 << 20,
             poll: Duration::from_millis(250),
             from_start: false,
+        }
+    }
+}
+
+impl FollowSettings {
+    /// `[suricata]` of probe.toml (`max_line`); polling every 250 ms, from
+    /// the end of a file that exists at start.
+    pub fn from_config(config: &SuricataConfig) -> Self {
+        Self {
+            max_line: usize::try_from(config.max_line.bytes()).unwrap_or(usize::MAX),
+            ..Self::default()
         }
     }
 }

@@ -575,3 +575,28 @@ fn settings_come_from_the_suricata_section_of_the_config() {
         (120 * SEC, 60 * SEC)
     );
 }
+
+#[test]
+fn an_icmp_alert_matches_its_icmp_flow_without_ports() {
+    let all = flows_of(
+        &testdata("pcaps/slips/test12-icmp-portscan.pcap"),
+        FlowSettings::default(),
+    );
+    let flow = all.iter().find(|f| f.ip_protocol == 1).unwrap();
+    let (client, server) = build::endpoints(flow).unwrap();
+    let line = format!(
+        r#"{{"timestamp":"{}","event_type":"alert","src_ip":"{client}","dest_ip":"{server}","proto":"ICMP","icmp_type":8,"icmp_code":0,"alert":{{"signature_id":2100384,"signature":"GPL ICMP_INFO PING","category":"Misc activity","severity":3}}}}"#,
+        ts(flow.first_seen_us)
+    );
+    let mut c = Correlator::new(settings());
+    let mut out = Vec::new();
+    c.flow(flow, &mut out);
+    c.event(parse_line(line.as_bytes(), 1 << 20).unwrap(), &mut out);
+    c.finish(&mut out);
+    assert_eq!(out[0].flow.as_ref(), Some(flow));
+    assert_eq!(
+        out[0].message,
+        format!("GPL ICMP_INFO PING from {client} to {server}")
+    );
+    assert_eq!(out[0].severity, v1::Severity::Low as i32);
+}

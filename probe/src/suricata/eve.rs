@@ -134,7 +134,8 @@ pub struct EveFlow {
 pub struct EveDns {
     /// `query` or `answer` (absent in Suricata 8's combined records).
     pub kind: Option<String>,
-    /// The queried name: `rrname`, or the first of `queries` (Suricata 8).
+    /// The queried name: `rrname`, or the first of `queries` (Suricata 8)
+    /// or `query` (alert records).
     pub rrname: Option<String>,
     pub rrtype: Option<String>,
     pub rcode: Option<String>,
@@ -254,7 +255,7 @@ fn convert(w: wire::Event) -> Result<EveEvent, EveError> {
         None => None,
     };
     let dns = w.dns.map(|d| {
-        let first = d.queries.into_iter().next();
+        let first = d.queries.into_iter().chain(d.query).next();
         EveDns {
             kind: d.kind,
             rrname: d

@@ -322,3 +322,35 @@ fn arbitrary_bytes_never_panic() {
         let _ = parse_line(&line, LIMIT);
     });
 }
+
+#[test]
+fn suricata_8_shapes_parse() {
+    // Shapes from Suricata 8.0.6's schema (etc/schema.json): dns `queries`,
+    // `query` in alert records, tls `ja4`, `community_id`, ICMP type/code.
+    let dns = br#"{"timestamp":"2025-05-23T18:12:35.925083+0000","flow_id":1,"event_type":"dns","src_ip":"10.0.0.2","src_port":5353,"dest_ip":"10.0.0.1","dest_port":53,"proto":"UDP","pkt_src":"wire/pcap","community_id":"1:abc=","dns":{"version":3,"type":"request","tx_id":0,"id":7,"flags":"100","rd":true,"opcode":0,"queries":[{"rrname":"example.org","rrtype":"AAAA"}]}}"#;
+    let e = parse_line(dns, LIMIT).unwrap();
+    let d = e.dns.unwrap();
+    assert_eq!(
+        (d.rrname.as_deref(), d.rrtype.as_deref()),
+        (Some("example.org"), Some("AAAA"))
+    );
+    assert_eq!(e.community_id.as_deref(), Some("1:abc="));
+    let alert = br#"{"timestamp":"2025-05-23T18:12:35.925083+0000","event_type":"alert","src_ip":"10.0.0.2","dest_ip":"10.0.0.1","proto":"UDP","alert":{"signature_id":9},"dns":{"query":[{"rrname":"evil.example","rrtype":"A"}]},"tls":{"ja4":"t13d1516h2_8daaf6152771_02713d6af862"}}"#;
+    let e = parse_line(alert, LIMIT).unwrap();
+    assert_eq!(e.dns.unwrap().rrname.as_deref(), Some("evil.example"));
+    assert_eq!(
+        e.tls.unwrap().ja4.as_deref(),
+        Some("t13d1516h2_8daaf6152771_02713d6af862")
+    );
+    let ping = br#"{"timestamp":"2025-05-23T18:12:35.925083+0000","event_type":"flow","src_ip":"10.0.0.2","dest_ip":"10.0.0.1","proto":"ICMP","icmp_type":8,"icmp_code":0}"#;
+    let e = parse_line(ping, LIMIT).unwrap();
+    assert_eq!(
+        (e.proto, e.icmp_type, e.icmp_code),
+        (Some(1), Some(8), Some(0))
+    );
+    // Echo request and reply hash alike, as Community ID wants.
+    let cid = CommunityId::new(0, Encoding::Base64);
+    let mut reply = e.clone();
+    (reply.src_ip, reply.dest_ip, reply.icmp_type) = (e.dest_ip, e.src_ip, Some(0));
+    assert_eq!(e.community_id_with(&cid), reply.community_id_with(&cid));
+}

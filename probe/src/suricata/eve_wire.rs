@@ -76,8 +76,12 @@ pub(super) struct Dns {
     pub rrname: Option<String>,
     pub rrtype: Option<String>,
     pub rcode: Option<String>,
+    /// Suricata 8's dns records.
     #[serde(default)]
     pub queries: Vec<Query>,
+    /// Suricata 7 and 8's alert records.
+    #[serde(default)]
+    pub query: Vec<Query>,
 }
 
 #[derive(Deserialize)]

@@ -600,3 +600,81 @@ fn an_icmp_alert_matches_its_icmp_flow_without_ports() {
     );
     assert_eq!(out[0].severity, v1::Severity::Low as i32);
 }
+
+#[test]
+fn eve_before_flows_flows_before_eve_and_interleaved_give_the_same_alerts() {
+    let all = flows("synscan.pcap");
+    let used: Vec<&v1::Flow> = all.iter().take(300).collect();
+    let events: Vec<EveEvent> = used
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let (client, server) = ends(f);
+            // Three signatures, so several groups per attacker.
+            let sid = 1 + (i % 3) as u64;
+            alert(client, server, f.first_seen_us, sid, "ET SCAN test", 2, "")
+        })
+        .collect();
+    let summary = |out: &[v1::Alert]| -> Vec<(String, u64, u64, u64, String, bool)> {
+        out.iter()
+            .map(|a| {
+                (
+                    a.rule_key.clone(),
+                    a.count,
+                    a.first_seen_us,
+                    a.last_seen_us,
+                    a.message.clone(),
+                    a.flow.is_some(),
+                )
+            })
+            .collect()
+    };
+    let run = |order: &str| {
+        let mut c = Correlator::new(settings());
+        let mut out = Vec::new();
+        match order {
+            "eve first" => {
+                events.iter().for_each(|e| c.event(e.clone(), &mut out));
+                used.iter().for_each(|f| c.flow(f, &mut out));
+            }
+            "flows first" => {
+                used.iter().for_each(|f| c.flow(f, &mut out));
+                events.iter().for_each(|e| c.event(e.clone(), &mut out));
+            }
+            _ => {
+                // By time: each flow when it ends, each alert when it is raised.
+                let mut items: Vec<(u64, usize, bool)> = used
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.last_seen_us, i, true))
+                    .chain(
+                        events
+                            .iter()
+                            .enumerate()
+                            .map(|(i, e)| (e.timestamp_us, i, false)),
+                    )
+                    .collect();
+                items.sort();
+                for (_, i, is_flow) in items {
+                    if is_flow {
+                        c.flow(used[i], &mut out);
+                    } else {
+                        c.event(events[i].clone(), &mut out);
+                    }
+                }
+            }
+        }
+        c.finish(&mut out);
+        let mut s = summary(&out);
+        s.sort();
+        s
+    };
+    let eve_first = run("eve first");
+    assert_eq!(
+        eve_first.iter().map(|s| s.1).sum::<u64>(),
+        used.len() as u64
+    );
+    assert!(eve_first.iter().all(|s| s.5), "every group found a flow");
+    assert_eq!(run("flows first"), eve_first);
+    assert_eq!(run("interleaved"), eve_first);
+}

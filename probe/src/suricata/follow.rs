@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek as _, SeekFrom};
-use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -151,6 +151,12 @@ impl Lines {
                 self.buf.clear();
             }
         }
+    }
+
+    /// Drops everything up to the next newline (a line begun before us).
+    fn skip_to_newline(&mut self, skip: bool) {
+        self.buf.clear();
+        self.skipping = skip;
     }
 
     /// Forgets a partial line; true when there was one.
@@ -304,6 +310,8 @@ struct OpenFile {
     /// (device, inode): a rotation makes the path name another file.
     id: (u64, u64),
     offset: u64,
+    /// Opened in the middle of a line.
+    mid_line: bool,
 }
 
 /// Follows `path` until `stop` is set or the sink says stop; returns what it
@@ -325,6 +333,7 @@ pub fn follow_file(
             match open_file(path, at_start && !settings.from_start) {
                 Ok(f) => {
                     problem.clear(path);
+                    lines.skip_to_newline(f.mid_line);
                     tracing::info!(path = %path.display(), offset = f.offset, "following eve file");
                     open = Some(f);
                 }
@@ -414,10 +423,17 @@ fn open_file(path: &Path, at_end: bool) -> io::Result<OpenFile> {
     }
     let offset = if at_end { meta.len() } else { 0 };
     file.seek(SeekFrom::Start(offset))?;
+    // Starting at the end of a line being written: its rest is no line.
+    let mut last = [0u8; 1];
+    let mid_line = offset > 0
+        && file
+            .read_at(&mut last, offset - 1)
+            .is_ok_and(|n| n == 1 && last != *b"\n");
     Ok(OpenFile {
         file,
         id: (meta.dev(), meta.ino()),
         offset,
+        mid_line,
     })
 }
 

@@ -209,6 +209,26 @@ fn an_existing_file_is_followed_from_its_end_unless_asked_otherwise() {
     append(&path, &line(2));
     assert_eq!(run.next(1), [2]);
     assert_eq!(run.stop().events, 1);
+    // Started while Suricata was writing a line: its rest is skipped, not
+    // counted as malformed.
+    let third = line(3);
+    let (head, tail) = third.split_at(50);
+    append(&path, head);
+    let run = Running::follow(
+        &path,
+        FollowSettings {
+            from_start: false,
+            ..settings()
+        },
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    append(&path, &[tail, &line(4)].concat());
+    assert_eq!(run.next(1), [4]);
+    let c = run.stop();
+    assert_eq!(
+        (c.lines, c.events, c.malformed_total(), c.oversize),
+        (1, 1, 0, 0)
+    );
 }
 
 #[test]

@@ -5,7 +5,8 @@
 #                the link byte that selects their link type in the target;
 # - flow_engine: the first frames of each Ethernet capture in the target's
 #                framing (2-byte length, 1-byte time step of 100 ms, frame);
-# - config:      the example probe configuration.
+# - config:      the example probe configuration;
+# - eve_line:    every line of the Suricata eve.json samples.
 # proto_batch starts empty: libFuzzer finds the protobuf structure by itself.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -159,6 +160,15 @@ for path in paths:
         classify_n += 1
 print(f"{classify_n} classify seeds for each of {len(targets)} classify_* targets", file=sys.stderr)
 PY
-for t in decode flow_engine proto_batch config $(cd fuzz_targets && ls classify_*.rs 2>/dev/null | sed 's/\.rs$//'); do
+# eve_line: every line of the Suricata eve samples, one seed each.
+mkdir -p corpus/eve_line
+for f in "$testdata"/suricata/elastic-integrations/*.log "$testdata"/suricata/slips/*.sample.json; do
+    n=0
+    while IFS= read -r line; do
+        n=$((n + 1))
+        printf '%s\n' "$line" > "corpus/eve_line/$(basename "$f")-$n"
+    done < "$f"
+done
+for t in decode flow_engine proto_batch config eve_line $(cd fuzz_targets && ls classify_*.rs 2>/dev/null | sed 's/\.rs$//'); do
     echo "corpus/$t: $(ls "corpus/$t" | wc -l) inputs"
 done

@@ -106,6 +106,21 @@ pub mod names {
     pub const PROBE_BLACKLIST_INVALID_LINES: &str = "sonde_probe_blacklist_invalid_lines_total";
     /// Blacklist file loads by `result` (loaded, failed) (label `list`).
     pub const PROBE_BLACKLIST_LOADS: &str = "sonde_probe_blacklist_loads_total";
+    /// eve.json lines read from Suricata (file or socket), oversize ones included.
+    pub const PROBE_EVE_LINES: &str = "sonde_probe_eve_lines_total";
+    /// eve.json lines parsed into events.
+    pub const PROBE_EVE_EVENTS: &str = "sonde_probe_eve_events_total";
+    /// eve.json lines skipped as malformed, by `reason` (not_json, truncated, ...).
+    pub const PROBE_EVE_MALFORMED: &str = "sonde_probe_eve_malformed_total";
+    /// eve.json lines longer than `suricata.max_line`, skipped unread.
+    pub const PROBE_EVE_OVERSIZE: &str = "sonde_probe_eve_oversize_lines_total";
+    /// The eve file reopened, by `reason` (rotated, truncated).
+    pub const PROBE_EVE_REOPENED: &str = "sonde_probe_eve_reopened_total";
+    /// Suricata alerts emitted after correlation and consolidation, by
+    /// `context` (flow: matched a probe flow; none: timed out without one).
+    pub const PROBE_SURICATA_ALERTS: &str = "sonde_probe_suricata_alerts_total";
+    /// Entries dropped from the correlator's bounded tables, by `table`.
+    pub const PROBE_SURICATA_EVICTED: &str = "sonde_probe_suricata_evicted_total";
 
     /// Probe streams accepted.
     pub const COLLECTOR_STREAMS: &str = "sonde_collector_streams_total";

@@ -353,6 +353,10 @@ impl ProbeConfig {
             alert: self.alert.clone(),
             suricata: self.suricata.clone(),
             routing: self.routing.clone(),
+            community_id: sonde_common::community_id::CommunityId::new(
+                self.community_id.seed,
+                self.community_id.encoding.into(),
+            ),
         }
     }
 

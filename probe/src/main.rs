@@ -171,13 +171,19 @@ fn read_file(args: ReadArgs) -> u8 {
     } else {
         match &args.alert_config {
             Some(path) => match sonde_common::config::load::<AlertSettings>(path) {
-                Ok(settings) => Some(settings),
+                Ok(settings) => Some(AlertSettings {
+                    community_id: CommunityId::new(args.community_id_seed, Encoding::Base64),
+                    ..settings
+                }),
                 Err(e) => {
                     eprintln!("{e}");
                     return 2;
                 }
             },
-            None => Some(AlertSettings::default()),
+            None => Some(AlertSettings {
+                community_id: CommunityId::new(args.community_id_seed, Encoding::Base64),
+                ..AlertSettings::default()
+            }),
         }
     };
     let options = ReadOptions {
@@ -346,15 +352,21 @@ fn capture(args: CaptureArgs) -> u8 {
     };
     let mut pipeline = sonde_probe::pipeline::Pipeline::new(Some(alerts), print);
     let eve_stop = Arc::new(AtomicBool::new(false));
-    if let Some((_, rx)) =
+    let mut eve_thread = None;
+    if let Some((handle, rx)) =
         sonde_probe::suricata::spawn_follower(&alert_settings.suricata, &eve_stop)
     {
         pipeline = pipeline.with_eve(rx);
+        eve_thread = Some(handle);
     }
     let ready = |names: &[String]| eprintln!("sonde-probe: capturing on {}", names.join(", "));
     let captured = live::capture(&options, &stop, ready, &mut pipeline)
         .and_then(|summaries| pipeline.finish().map(|()| summaries));
     eve_stop.store(true, Ordering::Relaxed);
+    drop(pipeline);
+    if let Some(handle) = eve_thread {
+        let _ = handle.join();
+    }
     match captured {
         Ok(summaries) => {
             for s in summaries {

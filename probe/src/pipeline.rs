@@ -49,6 +49,7 @@ impl<O: Output> Pipeline<O> {
 
     /// One flow record.
     pub fn flow(&mut self, flow: v1::Flow) -> Result<(), O::Error> {
+        self.take_eve();
         let exported = match &mut self.alerts {
             Some(alerts) => alerts.flow(&flow, &mut self.raised),
             None => true,
@@ -79,12 +80,8 @@ impl<O: Output> Pipeline<O> {
     /// Time moved on to `now_us`: queued Suricata events are taken in and
     /// windows that ended are closed.
     pub fn advance(&mut self, now_us: u64) -> Result<(), O::Error> {
+        self.take_eve();
         if let Some(alerts) = &mut self.alerts {
-            if let Some(rx) = &self.eve {
-                while let Ok(event) = rx.try_recv() {
-                    alerts.eve(event, &mut self.raised);
-                }
-            }
             alerts.advance(now_us, &mut self.raised);
         }
         self.emit()
@@ -92,12 +89,8 @@ impl<O: Output> Pipeline<O> {
 
     /// End of input: every open alert is emitted.
     pub fn finish(&mut self) -> Result<(), O::Error> {
+        self.take_eve();
         if let Some(alerts) = &mut self.alerts {
-            if let Some(rx) = &self.eve {
-                while let Ok(event) = rx.try_recv() {
-                    alerts.eve(event, &mut self.raised);
-                }
-            }
             alerts.finish(&mut self.raised);
         }
         self.emit()
@@ -117,6 +110,15 @@ impl<O: Output> Pipeline<O> {
 
     pub fn output_mut(&mut self) -> &mut O {
         &mut self.output
+    }
+
+    /// Takes in the events a follower queued (a cheap check when none are).
+    fn take_eve(&mut self) {
+        if let (Some(alerts), Some(rx)) = (&mut self.alerts, &self.eve) {
+            while let Ok(event) = rx.try_recv() {
+                alerts.eve(event, &mut self.raised);
+            }
+        }
     }
 
     fn emit(&mut self) -> Result<(), O::Error> {

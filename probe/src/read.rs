@@ -16,7 +16,7 @@ use crate::capture::{FileSource, Next, PacketSource};
 use crate::engine::{Counters, Engine};
 use crate::flow::FlowSettings;
 use crate::pipeline::{Output, Pipeline};
-use crate::suricata::eve;
+use crate::suricata::EveCounters;
 
 /// Flows ended per step at the end of a file, to bound the records in memory.
 const FLUSH_CHUNK: usize = 1024;
@@ -57,7 +57,7 @@ pub struct Summary {
     pub records: u64,
     pub alerts: AlertCounters,
     /// eve.json lines read and skipped, when one was given.
-    pub eve: Option<eve::Counters>,
+    pub eve: Option<EveCounters>,
     /// Problems worth a line of their own (blacklist files).
     pub notes: Vec<String>,
     pub elapsed_s: f64,
@@ -135,7 +135,7 @@ pub fn file_name(path: &Path) -> String {
 pub struct FileRun {
     pub counters: Counters,
     pub flows: u64,
-    pub eve: Option<eve::Counters>,
+    pub eve: Option<EveCounters>,
     /// A read error that ended the file early (everything before it was processed).
     pub read_error: Option<String>,
 }
@@ -167,7 +167,7 @@ where
     let (events, eve_counters) = match eve {
         Some((eve_path, max_line)) => {
             let (mut events, counters) =
-                eve::read_file(eve_path, max_line).map_err(|error| EveFileError {
+                crate::suricata::read_file(eve_path, max_line).map_err(|error| EveFileError {
                     path: eve_path.to_owned(),
                     error,
                 })?;
@@ -309,7 +309,10 @@ impl Summary {
         if let Some(e) = &self.eve {
             text.push_str(&format!(
                 "\neve: {} lines, {} events, {} malformed, {} too long",
-                e.lines, e.events, e.malformed, e.oversize
+                e.lines,
+                e.events,
+                e.malformed_total(),
+                e.oversize
             ));
         }
         for note in &self.notes {

@@ -80,6 +80,7 @@ pub fn run(
     let alerts = AlertEngine::new(&config.alert_settings());
     let mut pipeline = Pipeline::new(Some(alerts), ToExporter { tx: &tx });
     let eve_stop = Arc::new(AtomicBool::new(false));
+    let mut eve_thread = None;
     let captured = match replay {
         Some(path) => {
             let eve = config
@@ -102,9 +103,10 @@ pub fn run(
                 captures: config.capture.clone(),
                 settings: config.flow_settings()?,
             };
-            let follower = crate::suricata::spawn_follower(&config.suricata, &eve_stop);
-            if let Some((_, rx)) = follower {
+            if let Some((handle, rx)) = crate::suricata::spawn_follower(&config.suricata, &eve_stop)
+            {
                 pipeline = pipeline.with_eve(rx);
+                eve_thread = Some(handle);
             }
             let ready = |names: &[String]| info!(interfaces = %names.join(", "), "Capturing.");
             let captured = live::capture(&options, stop, ready, &mut pipeline)
@@ -115,7 +117,11 @@ pub fn run(
             captured
         }
     };
+    // The follower ends on the flag, or when its queue's receiver is gone.
     drop(pipeline);
+    if let Some(handle) = eve_thread {
+        let _ = handle.join();
+    }
     drop(tx);
     let summary = runtime.block_on(exporter).unwrap_or_default();
     runtime.shutdown_timeout(Duration::from_secs(1));

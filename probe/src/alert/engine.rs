@@ -17,8 +17,7 @@ use super::lists::{Blacklists, LoadReport};
 use super::merge::Merger;
 use super::policy::Policy;
 use super::{Rules, build};
-use crate::suricata::correlate::{Correlator, CorrelatorSettings};
-use crate::suricata::eve::EveEvent;
+use crate::suricata::{Correlator, CorrelatorSettings, EveEvent};
 
 /// Open merge windows at once; beyond it the oldest is emitted early.
 const MERGE_CAPACITY: usize = 65_536;
@@ -34,6 +33,9 @@ pub struct AlertSettings {
     pub alert: AlertConfig,
     pub suricata: SuricataConfig,
     pub routing: RoutingConfig,
+    /// How the probe computes its flows' Community ID (`[community_id]`).
+    #[serde(skip)]
+    pub community_id: sonde_common::community_id::CommunityId,
 }
 
 impl sonde_common::config::Validate for AlertSettings {
@@ -94,12 +96,7 @@ impl AlertEngine {
             enabled: a.enabled,
             flow_checks,
             host: HostChecks::new(Arc::clone(&rules), local),
-            suricata: Correlator::new(CorrelatorSettings {
-                community_id_seed: s.community_id_seed,
-                correlation_window_us: us(s.correlation_window),
-                consolidation_window_us: us(s.consolidation_window),
-                ..CorrelatorSettings::default()
-            }),
+            suricata: Correlator::new(CorrelatorSettings::from_config(s, settings.community_id)),
             merger: Merger::new(us(a.merge_window), MERGE_CAPACITY),
             policy: Policy::new(&settings.routing),
             next_tick_us: 0,
@@ -170,7 +167,11 @@ impl AlertEngine {
         if !self.enabled {
             return;
         }
+        // Incidents first, so the last Suricata alerts can join them; then
+        // everything is released.
+        self.host.close_last_window(&mut self.raised);
         self.suricata.finish(&mut self.raised);
+        self.route(out);
         self.merger.flush(&mut self.raised);
         self.host.finish(&mut self.raised);
         self.route(out);

@@ -172,3 +172,99 @@ fn a_bad_alert_config_lists_every_problem_and_exits_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("routing.flows"), "{err}");
 }
+
+/// eve.json alert lines for some of a capture's real flows, as Suricata
+/// writes them (no community_id, like the Slips sample).
+fn eve_alerts_for(flows: &[&Value], sid: u64, signature: &str) -> String {
+    let mut text = String::new();
+    for f in flows {
+        let ts = f["@timestamp"].as_str().unwrap().replace('Z', "+0000");
+        let line = serde_json::json!({
+            "timestamp": ts,
+            "flow_id": 1_000_000 + f["destination"]["port"].as_u64().unwrap(),
+            "event_type": "alert",
+            "src_ip": f["source"]["ip"], "src_port": f["source"]["port"],
+            "dest_ip": f["destination"]["ip"], "dest_port": f["destination"]["port"],
+            "proto": "TCP",
+            "alert": {"action": "allowed", "gid": 1, "signature_id": sid, "rev": 3,
+                      "signature": signature, "category": "Attempted Information Leak",
+                      "severity": 2},
+        });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn suricata_alerts_are_correlated_consolidated_and_joined_to_the_scan_incident() {
+    let pcap = testdata("ndpi/pcap/synscan.pcap");
+    let (plain, _) = read(&[pcap.to_str().unwrap(), "--no-alerts"]);
+    let mut flows: Vec<&Value> = plain.iter().collect();
+    flows.sort_by_key(|f| f["destination"]["port"].as_u64());
+    let chosen: Vec<&Value> = flows.iter().copied().step_by(50).take(30).collect();
+    assert_eq!(chosen.len(), 30);
+    let dir = tempfile::tempdir().unwrap();
+    let eve = dir.path().join("eve.json");
+    let mut lines = eve_alerts_for(&chosen, 2_009_582, "ET SCAN NMAP -sS window 1024");
+    lines.push_str("{\"timestamp\": \"garbage\n\n not json at all\n");
+    std::fs::write(&eve, lines).unwrap();
+
+    let (docs, summary) = read(&[
+        pcap.to_str().unwrap(),
+        "--suricata-eve",
+        eve.to_str().unwrap(),
+    ]);
+    assert!(summary.contains("eve: 32 lines, 30 events, 2 malformed"), "{summary}");
+    let suricata: Vec<&Value> = alerts(&docs)
+        .into_iter()
+        .filter(|d| d["sonde"]["alert"]["source"] == "suricata")
+        .collect();
+    assert_eq!(suricata.len(), 1, "consolidated: {suricata:#?}");
+    let s = suricata[0];
+    assert_eq!(s["rule"]["id"], "2009582");
+    assert_eq!(s["rule"]["name"], "ET SCAN NMAP -sS window 1024");
+    assert_eq!(s["rule"]["category"], "Attempted Information Leak");
+    assert_eq!(s["rule"]["ruleset"], "suricata");
+    assert_eq!(s["event"]["module"], "sonde");
+    assert_eq!(s["event"]["severity"], 2, "Suricata 2 is SO's medium");
+    assert_eq!(s["sonde"]["alert"]["count"], 30);
+    assert_eq!(s["source"]["ip"], "172.16.0.8");
+    assert!(
+        s["network"]["community_id"].is_string(),
+        "correlated with a probe flow: {s:#}"
+    );
+    // Joined to the SYN scan incident of the same attacker.
+    let scan_released = host_alerts(&docs)
+        .into_iter()
+        .filter(|d| d["rule"]["id"] == "syn_scan")
+        .last()
+        .unwrap();
+    let incident = scan_released["sonde"]["alert"]["incident_id"].as_str().unwrap();
+    let evidence = s["sonde"]["alert"]["evidence"].as_array().unwrap();
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e["key"] == "incident_id" && e["value"] == incident),
+        "{evidence:#?}"
+    );
+    let signatures = scan_released["sonde"]["alert"]["signatures"].as_array().unwrap();
+    assert_eq!(signatures[0]["id"], 2_009_582, "{scan_released:#}");
+}
+
+#[test]
+fn a_missing_eve_file_is_a_clear_error() {
+    let pcap = testdata("ndpi/pcap/synscan.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_sonde-probe"))
+        .args([
+            "read",
+            pcap.to_str().unwrap(),
+            "--suricata-eve",
+            "/nonexistent/eve.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/eve.json"), "{err}");
+}

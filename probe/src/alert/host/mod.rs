@@ -144,6 +144,15 @@ impl HostChecks {
         self.window_start = Some(now_us - now_us % MINUTE_US);
     }
 
+    /// End of input, first step: the last window's findings engage or update
+    /// their incidents now, so that alerts still on their way (Suricata's)
+    /// can be linked to them before [`finish`](Self::finish) releases them.
+    pub fn close_last_window(&mut self, out: &mut Vec<v1::Alert>) {
+        if !self.window.is_empty() {
+            self.close(true, out);
+        }
+    }
+
     /// End of input: release every engaged incident.
     pub fn finish(&mut self, out: &mut Vec<v1::Alert>) {
         // The last window may still engage; its updates go into the release.

@@ -77,7 +77,9 @@ impl Policy {
 
     /// Whether `alert` leaves the probe.
     pub fn alert(&self, alert: &v1::Alert) -> bool {
-        if !self.interface_allowed(&alert.interface) {
+        // Host incidents may span interfaces and name none: the interface
+        // filter applies to what names one.
+        if !alert.interface.is_empty() && !self.interface_allowed(&alert.interface) {
             return false;
         }
         let (a, b) = match (build::ip(&alert.attacker_ip), build::ip(&alert.victim_ip)) {
@@ -242,6 +244,8 @@ mod tests {
         let mut a = alert("syn_scan", Severity::High, [10, 0, 0, 1]);
         a.interface = "eth1".into();
         assert!(p.alert(&a));
+        a.interface.clear();
+        assert!(p.alert(&a), "a host incident names no interface");
         assert!(!p.flow(&flow([10, 0, 0, 1], true, "a")));
     }
 

@@ -147,20 +147,23 @@ rules! {
     SynFlood = "syn_flood", "SYN Flood", "Denial of Service", High, 100, Host, [
         t("syns", 1_024.0, "uncompleted SYNs per minute to one port (victim) or one host:port (attacker)"),
     ];
-    // ntopng: fin_scan and rst_scan > 256 per minute.
+    // ntopng: rst_scan > 256 per minute (a RST without ACK is a normal answer
+    // to a stray segment, so one is no evidence).
+    // FIN without ACK, no flags, FIN+PSH+URG without ACK: no TCP stack sends
+    // these (RFC 9293 §3.10.7: every segment after the SYN carries ACK), so
+    // one such flow is already a crafted probe (nmap -sF, -sN, -sX); ntopng
+    // counts FIN scans > 256/min over FIN packets that may carry ACK.
     FinScan = "fin_scan", "TCP FIN Scan", "Network Scan", High, 100, Host, [
-        t("flows", 256.0, "FIN-only flows sent per minute"),
+        t("flows", 1.0, "flows of FIN without ACK sent per minute"),
     ];
     RstScan = "rst_scan", "TCP RST Scan", "Network Scan", Medium, 50, Host, [
         t("flows", 256.0, "RST-only flows sent per minute"),
     ];
-    // No ntopng host check (nDPI flags each flow); these flag sets never occur
-    // in legitimate TCP, so ntopng's scan_detection default (> 32) is used.
     NullScan = "null_scan", "TCP NULL Scan", "Network Scan", High, 100, Host, [
-        t("flows", 32.0, "flows without TCP flags sent per minute"),
+        t("flows", 1.0, "flows without TCP flags sent per minute"),
     ];
     XmasScan = "xmas_scan", "TCP XMAS Scan", "Network Scan", High, 100, Host, [
-        t("flows", 32.0, "FIN+PSH+URG flows sent per minute"),
+        t("flows", 1.0, "FIN+PSH+URG flows without ACK sent per minute"),
     ];
     // ntopng scan_detection: > 32 flows; Slips: 5 hosts per time window.
     HorizontalPortScan = "horizontal_port_scan", "Horizontal Port Scan", "Network Scan", High, 100, Host, [

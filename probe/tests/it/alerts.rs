@@ -215,7 +215,10 @@ fn suricata_alerts_are_correlated_consolidated_and_joined_to_the_scan_incident()
         "--suricata-eve",
         eve.to_str().unwrap(),
     ]);
-    assert!(summary.contains("eve: 32 lines, 30 events, 2 malformed"), "{summary}");
+    assert!(
+        summary.contains("eve: 32 lines, 30 events, 2 malformed"),
+        "{summary}"
+    );
     let suricata: Vec<&Value> = alerts(&docs)
         .into_iter()
         .filter(|d| d["sonde"]["alert"]["source"] == "suricata")
@@ -240,7 +243,9 @@ fn suricata_alerts_are_correlated_consolidated_and_joined_to_the_scan_incident()
         .filter(|d| d["rule"]["id"] == "syn_scan")
         .last()
         .unwrap();
-    let incident = scan_released["sonde"]["alert"]["incident_id"].as_str().unwrap();
+    let incident = scan_released["sonde"]["alert"]["incident_id"]
+        .as_str()
+        .unwrap();
     let evidence = s["sonde"]["alert"]["evidence"].as_array().unwrap();
     assert!(
         evidence
@@ -248,7 +253,9 @@ fn suricata_alerts_are_correlated_consolidated_and_joined_to_the_scan_incident()
             .any(|e| e["key"] == "incident_id" && e["value"] == incident),
         "{evidence:#?}"
     );
-    let signatures = scan_released["sonde"]["alert"]["signatures"].as_array().unwrap();
+    let signatures = scan_released["sonde"]["alert"]["signatures"]
+        .as_array()
+        .unwrap();
     assert_eq!(signatures[0]["id"], 2_009_582, "{scan_released:#}");
 }
 
@@ -267,4 +274,23 @@ fn a_missing_eve_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/eve.json"), "{err}");
+}
+
+#[test]
+fn crafted_null_fin_and_xmas_probes_are_scan_alerts_with_refused_connections_beside() {
+    let pcap = testdata("ndpi/pcap/tcp_scan.pcapng");
+    let (docs, _) = read(&[pcap.to_str().unwrap()]);
+    let host: std::collections::BTreeSet<&str> = host_alerts(&docs)
+        .into_iter()
+        .map(|d| d["rule"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        host.into_iter().collect::<Vec<_>>(),
+        vec!["fin_scan", "null_scan", "xmas_scan"]
+    );
+    let refused = alerts(&docs)
+        .into_iter()
+        .filter(|d| d["rule"]["id"] == "tcp_connection_refused")
+        .count();
+    assert_eq!(refused, 2, "ports 445 and 3389 answered by RST");
 }

@@ -46,15 +46,16 @@ measure() {
     echo "$best $rss"
 }
 
-echo "| capture | packets | sonde pkt/s (DPI on) | sonde pkt/s (DPI off) | sonde peak RSS | ndpiReader pkt/s | ndpiReader peak RSS | speed sonde/nDPI | memory sonde/nDPI |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| capture | packets | sonde pkt/s (DPI on) | sonde pkt/s (DPI off) | sonde peak RSS | ndpiReader pkt/s | ndpiReader peak RSS | speed sonde/nDPI | memory sonde/nDPI | sonde pkt/s (DPI + alerts) | peak RSS (DPI + alerts) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for pcap in "$synthetic" "$mixed" "$web"; do
     n=$(packets "$pcap")
-    read -r st sm < <(measure taskset -c 0 target/release/sonde-probe read "$pcap" --emit none)
-    read -r ot _ < <(measure taskset -c 0 target/release/sonde-probe read "$pcap" --emit none --no-dpi)
+    read -r st sm < <(measure taskset -c 0 target/release/sonde-probe read "$pcap" --emit none --no-alerts)
+    read -r ot _ < <(measure taskset -c 0 target/release/sonde-probe read "$pcap" --emit none --no-alerts --no-dpi)
+    read -r at am < <(measure taskset -c 0 target/release/sonde-probe read "$pcap" --emit none)
     read -r nt nm < <(measure taskset -c 0 ndpiReader -q -i "$pcap")
-    awk -v name="$(basename "$pcap")" -v n="$n" -v st="$st" -v ot="$ot" -v sm="$sm" -v nt="$nt" -v nm="$nm" 'BEGIN {
-        sp = (st > 0) ? n / st : 0; op = (ot > 0) ? n / ot : 0; np = (nt > 0) ? n / nt : 0;
-        printf "| %s | %d | %.2f M | %.2f M | %.0f MiB | %.2f M | %.0f MiB | %.2f | %.2f |\n",
-            name, n, sp / 1e6, op / 1e6, sm / 1024, np / 1e6, nm / 1024, (np > 0 ? sp / np : 0), (nm > 0 ? sm / nm : 0) }'
+    awk -v name="$(basename "$pcap")" -v n="$n" -v st="$st" -v ot="$ot" -v sm="$sm" -v nt="$nt" -v nm="$nm" -v at="$at" -v am="$am" 'BEGIN {
+        sp = (st > 0) ? n / st : 0; op = (ot > 0) ? n / ot : 0; np = (nt > 0) ? n / nt : 0; ap = (at > 0) ? n / at : 0;
+        printf "| %s | %d | %.2f M | %.2f M | %.0f MiB | %.2f M | %.0f MiB | %.2f | %.2f | %.2f M | %.0f MiB |\n",
+            name, n, sp / 1e6, op / 1e6, sm / 1024, np / 1e6, nm / 1024, (np > 0 ? sp / np : 0), (nm > 0 ? sm / nm : 0), ap / 1e6, am / 1024 }'
 done

@@ -87,7 +87,10 @@ pub fn read(
 ) -> Result<Summary, ReadError> {
     let started = Instant::now();
     let name = options.interface.clone().unwrap_or_else(|| file_name(path));
-    let alerts = options.alerts.as_ref().map(AlertEngine::new);
+    let mut alerts = options.alerts.as_ref().map(AlertEngine::new);
+    if let (Some(alerts), Some(_)) = (&mut alerts, &options.suricata_eve) {
+        alerts.expect_suricata();
+    }
     let notes = alerts
         .as_ref()
         .map(|a| a.blacklist_report().problems())

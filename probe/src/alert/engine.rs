@@ -60,6 +60,8 @@ pub struct AlertCounters {
 #[derive(Debug)]
 pub struct AlertEngine {
     enabled: bool,
+    /// Flows are remembered for Suricata's alerts only when they can come.
+    suricata_active: bool,
     flow_checks: FlowChecks,
     host: HostChecks,
     suricata: Correlator,
@@ -94,6 +96,7 @@ impl AlertEngine {
         };
         Self {
             enabled: a.enabled,
+            suricata_active: s.eve.is_some() || s.socket.is_some(),
             flow_checks,
             host: HostChecks::new(Arc::clone(&rules), local),
             suricata: Correlator::new(CorrelatorSettings::from_config(s, settings.community_id)),
@@ -124,7 +127,9 @@ impl AlertEngine {
                 self.merger.push(alert, key, &mut self.raised);
             }
             self.host.flow(flow, &mut self.raised);
-            self.suricata.flow(flow, &mut self.raised);
+            if self.suricata_active {
+                self.suricata.flow(flow, &mut self.raised);
+            }
             self.advance(flow.last_seen_us, out);
             self.route(out);
         }
@@ -135,9 +140,17 @@ impl AlertEngine {
         exported
     }
 
+    /// Suricata's events will come (`read --suricata-eve`): flows are
+    /// remembered for them from now on. Set from the start when the config
+    /// names an eve file or socket.
+    pub fn expect_suricata(&mut self) {
+        self.suricata_active = true;
+    }
+
     /// One Suricata event.
     pub fn eve(&mut self, event: EveEvent, out: &mut Vec<v1::Alert>) {
         self.counters.suricata_events += 1;
+        self.suricata_active = true;
         if self.enabled {
             self.suricata.event(event, &mut self.raised);
             self.route(out);

@@ -395,9 +395,18 @@ pub fn check_io(config: &ProbeConfig, p: &mut Problems) {
     {
         p.push("dpi.applications", e.to_string());
     }
+    // An unreadable list is a mistake in the config; invalid lines are not
+    // (feeds have them): the probe logs them with their line numbers.
     let (_, report) = crate::alert::lists::Blacklists::load(&config.alert.blacklists);
-    for problem in report.problems() {
-        p.push("alert.blacklists", problem);
+    for file in report.files.iter().filter(|f| f.error.is_some()) {
+        p.push(
+            "alert.blacklists",
+            format!(
+                "{}: {}",
+                file.path.display(),
+                file.error.as_deref().unwrap_or_default()
+            ),
+        );
     }
 }
 

@@ -240,8 +240,7 @@ fn suricata_alerts_are_correlated_consolidated_and_joined_to_the_scan_incident()
     // Joined to the SYN scan incident of the same attacker.
     let scan_released = host_alerts(&docs)
         .into_iter()
-        .filter(|d| d["rule"]["id"] == "syn_scan")
-        .last()
+        .rfind(|d| d["rule"]["id"] == "syn_scan")
         .unwrap();
     let incident = scan_released["sonde"]["alert"]["incident_id"]
         .as_str()

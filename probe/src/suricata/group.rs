@@ -5,6 +5,7 @@
 //! waited-for 5-tuples are capped per group; strings taken from eve lines are
 //! cut to [`TEXT_MAX`] characters.
 
+use crate::suricata::eve::EveFlow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -117,6 +118,12 @@ pub(crate) struct Group {
     sensor: Option<String>,
     /// The first alert's 5-tuple as Suricata wrote it, for an alert without flow.
     first_tuple: Option<(IpAddr, IpAddr)>,
+    /// Its ports (ICMP: type and code) and IP protocol.
+    first_ports: (u16, u16),
+    first_proto: Option<u8>,
+    /// Suricata's counters of that flow at the first alert, and its app_proto.
+    first_counters: Option<EveFlow>,
+    first_app: Option<&'static str>,
     /// The probe's Community ID of the first alert's 5-tuple.
     pub(crate) entity: String,
     pub(crate) enrichment: Enrichment,
@@ -146,6 +153,13 @@ impl Group {
             interface: cut(&event.in_iface),
             sensor: cut(&event.host),
             first_tuple: event.src_ip.zip(event.dest_ip),
+            first_ports: match (event.icmp_type, event.icmp_code) {
+                (Some(t), Some(c)) => (u16::from(t), u16::from(c)),
+                _ => (event.src_port.unwrap_or(0), event.dest_port.unwrap_or(0)),
+            },
+            first_proto: event.proto,
+            first_counters: event.flow.clone(),
+            first_app: event.app_proto.as_deref().and_then(ndpi_name),
             entity,
             enrichment: Enrichment::default(),
             suricata_flow_ids: Vec::new(),
@@ -243,8 +257,49 @@ impl Group {
         }
         alert.message = self.message(top);
         self.evidence(&mut alert);
-        alert.flow = self.flow;
+        alert.flow = match self.flow {
+            Some(flow) => Some(flow),
+            // "flow_context: none" in the evidence says it is not a probe flow.
+            None => self.tuple_flow(),
+        };
         alert
+    }
+
+    /// Without a probe flow, the first alert's 5-tuple as a flow context of
+    /// its own (endpoints, ports, protocol, Community ID; no counters), so the
+    /// alert still has typed `source.port`, `network.transport`...
+    fn tuple_flow(&self) -> Option<v1::Flow> {
+        let (src, dest) = self.first_tuple?;
+        let proto = self.first_proto?;
+        let endpoint = |ip: IpAddr, port: u16| v1::Endpoint {
+            ip: build::ip_bytes(ip),
+            port: u32::from(port),
+            mac: Vec::new(),
+        };
+        let direction = |packets: u64, bytes: u64| v1::Direction {
+            packets,
+            bytes,
+            ..Default::default()
+        };
+        let counters = self.first_counters.as_ref();
+        Some(v1::Flow {
+            interface: self.interface.clone().unwrap_or_default(),
+            ip_protocol: u32::from(proto),
+            client: Some(endpoint(src, self.first_ports.0)),
+            server: Some(endpoint(dest, self.first_ports.1)),
+            client_to_server: counters.map(|f| direction(f.pkts_toserver, f.bytes_toserver)),
+            server_to_client: counters.map(|f| direction(f.pkts_toclient, f.bytes_toclient)),
+            first_seen_us: counters
+                .and_then(|f| f.start_us)
+                .map_or(self.first_us, |s| s.min(self.first_us)),
+            last_seen_us: self.last_us,
+            community_id: self.entity.clone(),
+            l7: self.first_app.map(|protocol| v1::L7 {
+                protocol: protocol.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
     }
 
     fn message(&self, top: Option<IpAddr>) -> String {
@@ -283,6 +338,7 @@ impl Group {
             if self.flow.is_some() {
                 "probe flow"
             } else {
+                // The eve 5-tuple stands in as the flow context.
                 "none"
             },
         );
@@ -330,4 +386,32 @@ fn score(severity: v1::Severity) -> u32 {
         v1::Severity::Medium => 50,
         v1::Severity::Low | v1::Severity::Unspecified => 10,
     }
+}
+
+/// nDPI's name of a Suricata `app_proto`, for the protocols both know.
+fn ndpi_name(app_proto: &str) -> Option<&'static str> {
+    Some(match app_proto {
+        "tls" => "TLS",
+        "http" | "http1" | "http2" => "HTTP",
+        "dns" => "DNS",
+        "ssh" => "SSH",
+        "smb" => "SMB",
+        "ftp" => "FTP_CONTROL",
+        "smtp" => "SMTP",
+        "imap" => "IMAP",
+        "pop3" => "POP3",
+        "dhcp" => "DHCP",
+        "ntp" => "NTP",
+        "snmp" => "SNMP",
+        "sip" => "SIP",
+        "krb5" => "Kerberos",
+        "rdp" => "RDP",
+        "mqtt" => "MQTT",
+        "modbus" => "Modbus",
+        "quic" => "QUIC",
+        "tftp" => "TFTP",
+        "telnet" => "Telnet",
+        "ldap" => "LDAP",
+        _ => return None,
+    })
 }

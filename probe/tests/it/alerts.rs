@@ -293,3 +293,74 @@ fn crafted_null_fin_and_xmas_probes_are_scan_alerts_with_refused_connections_bes
         .count();
     assert_eq!(refused, 2, "ports 445 and 3389 answered by RST");
 }
+
+#[test]
+fn elastics_suricata_samples_give_the_fields_of_elastics_expected_documents() {
+    // Alerts whose traffic is not in the capture: the eve 5-tuple and
+    // Suricata's flow counters are the context.
+    let pcap = testdata("community-id/zeek/pcaps/http-get.pcap");
+    let mut compared = 0;
+    for log in ["test-eve-small.log", "test-eve-6-0.log"] {
+        let eve = testdata(&format!("suricata/elastic-integrations/{log}"));
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(testdata(&format!(
+                "suricata/elastic-integrations/{log}-expected.json"
+            )))
+            .unwrap(),
+        )
+        .unwrap();
+        let (docs, _) = read(&[
+            pcap.to_str().unwrap(),
+            "--suricata-eve",
+            eve.to_str().unwrap(),
+        ]);
+        for want in expected["expected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["event"]["kind"] == "alert")
+        {
+            let got = alerts(&docs)
+                .into_iter()
+                .find(|d| d["rule"]["id"] == want["rule"]["id"])
+                .unwrap_or_else(|| panic!("{log}: no alert {}", want["rule"]["id"]));
+            for path in [
+                "/rule/id",
+                "/rule/name",
+                "/rule/category",
+                "/source/ip",
+                "/source/port",
+                "/source/bytes",
+                "/source/packets",
+                "/destination/ip",
+                "/destination/port",
+                "/destination/bytes",
+                "/destination/packets",
+                "/network/transport",
+                "/network/protocol",
+                "/network/community_id",
+                "/network/bytes",
+                "/network/packets",
+                "/event/kind",
+                "/event/category",
+            ] {
+                assert_eq!(got.pointer(path), want.pointer(path), "{log} {path}");
+            }
+            // Elastic keeps milliseconds; sonde microseconds. (Elastic's
+            // event.start is the flow's start; sonde's is the first alert of
+            // the consolidated group.)
+            let (g, w) = (&got["@timestamp"], &want["@timestamp"]);
+            assert_eq!(
+                g.as_str().unwrap().get(..23),
+                w.as_str().unwrap().get(..23),
+                "{log} @timestamp"
+            );
+            // SO's scale, not Suricata's: 1 -> 3 (high), 2 -> 2 (medium).
+            let suricata = want["event"]["severity"].as_u64().unwrap();
+            assert_eq!(got["event"]["severity"].as_u64().unwrap(), 4 - suricata);
+            assert_eq!(got["sonde"]["alert"]["source"], "suricata");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 2, "one alert in each sample");
+}

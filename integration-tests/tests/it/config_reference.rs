@@ -19,7 +19,9 @@ fn reference_section(heading: &str) -> String {
 }
 
 /// The keys of the first column of the section's table: "`a.b` / `.c`"
-/// documents a.b and a.c; "`x[].y`" is x.y; "`m.NAME`" is the map m.
+/// documents a.b and a.c; "`x[].y`" is x.y; "`m.NAME`" is the map m;
+/// "`m.KEY.f`" is the field f of every entry of the map m, and
+/// "`m.KEY.THRESHOLD`" the thresholds flattened into an entry's table.
 fn documented_keys(section: &str) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
     for line in section.lines().filter(|l| l.starts_with("| `")) {
@@ -33,7 +35,10 @@ fn documented_keys(section: &str) -> BTreeSet<String> {
                 first = item.to_owned();
                 item.to_owned()
             };
-            let key = key.replace("[]", "");
+            let key = key
+                .replace("[]", "")
+                .replace(".KEY.THRESHOLD", ".thresholds")
+                .replace(".KEY.", ".");
             keys.insert(key.strip_suffix(".NAME").unwrap_or(&key).to_owned());
         }
     }

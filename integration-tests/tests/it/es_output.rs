@@ -357,6 +357,7 @@ fn an_outage_is_spooled_acknowledged_survives_kill_9_and_drains_without_loss() {
         "the probe did not get every record acknowledged: {stderr}"
     );
     assert_eq!(runtime.block_on(count(&node, &flows)), 0);
+    assert_eq!(runtime.block_on(count(&node, &alerts)), 0);
     // The gauge is published just after the last answer: give it a moment.
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut spooled = metric(&metrics, "sonde_collector_spool_records");
@@ -377,7 +378,8 @@ fn an_outage_is_spooled_acknowledged_survives_kill_9_and_drains_without_loss() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut indexed = 0;
     while Instant::now() < deadline {
-        indexed = runtime.block_on(count(&node, &flows));
+        // Flows and the alerts the probe raised on them.
+        indexed = runtime.block_on(count(&node, &flows)) + runtime.block_on(count(&node, &alerts));
         if indexed as usize >= expected {
             break;
         }
@@ -533,4 +535,5 @@ fn alerts_reach_their_own_data_stream_as_security_onion_alerts() {
     });
     assert_eq!(hits["hits"]["total"]["value"], 1, "{hits}");
     assert_eq!(runtime.block_on(count(&node, &flows)), 0);
+    assert_eq!(runtime.block_on(count(&node, &alerts)), 0);
 }

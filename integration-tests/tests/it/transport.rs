@@ -328,6 +328,55 @@ fn ids(docs: &[Value]) -> std::collections::BTreeSet<String> {
 }
 
 #[test]
+fn a_replay_with_suricatas_eve_delivers_the_correlated_suricata_alert() {
+    let pki = Pki::new(&["branch-12"]);
+    let mut collector = Collector::start(&pki);
+    let pcap = testdata("ndpi/pcap/synscan.pcap");
+    // Suricata's alerts for ten of the capture's real flows.
+    let flows: Vec<Value> = read_documents(&pcap, "branch-12")
+        .into_iter()
+        .filter(|d| d["event"]["kind"] == "event")
+        .step_by(100)
+        .take(10)
+        .collect();
+    let eve: String = flows
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "timestamp": f["@timestamp"].as_str().unwrap().replace('Z', "+0000"),
+                "event_type": "alert",
+                "src_ip": f["source"]["ip"], "src_port": f["source"]["port"],
+                "dest_ip": f["destination"]["ip"], "dest_port": f["destination"]["port"],
+                "proto": "TCP",
+                "alert": {"signature_id": 2009582, "signature": "ET SCAN NMAP -sS window 1024",
+                          "category": "Attempted Information Leak", "severity": 2},
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let eve_path = pki.path("eve.json");
+    std::fs::write(&eve_path, eve).unwrap();
+    let config = probe_config(&pki, &collector, "branch-12", "10s");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[suricata]\neve = {eve_path:?}\n"));
+    std::fs::write(&config, text).unwrap();
+
+    let (ok, stderr) = replay(&config, &pcap);
+    assert!(ok, "{stderr}");
+    collector.stop();
+    let suricata: Vec<Value> = collector
+        .documents()
+        .into_iter()
+        .filter(|d| d["sonde"]["alert"]["source"] == "suricata")
+        .collect();
+    assert_eq!(suricata.len(), 1, "{suricata:#?}");
+    assert_eq!(suricata[0]["sonde"]["alert"]["count"], 10);
+    assert_eq!(suricata[0]["observer"]["name"], "branch-12");
+    assert_eq!(suricata[0]["rule"]["id"], "2009582");
+}
+
+#[test]
 fn a_probe_started_before_its_collector_backs_off_reconnects_and_delivers_everything() {
     let pki = Pki::new(&["branch-2"]);
     let addr = free_port();

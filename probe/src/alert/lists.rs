@@ -197,6 +197,28 @@ fn parse_line(line: &str) -> Option<Entry> {
     normalize_domain(line).map(Entry::Domain)
 }
 
+/// For the fuzz target: `data` parsed as a list file, then looked up with
+/// addresses and names taken from the same bytes. Returns the entries and
+/// invalid lines; never panics.
+pub fn fuzz_parse(data: &[u8]) -> (usize, u64) {
+    let mut report = FileReport::default();
+    let Ok(table) = parse(data, &mut report) else {
+        return (0, report.invalid_lines);
+    };
+    for chunk in data.chunks(16) {
+        if let Ok(octets) = <[u8; 16]>::try_from(chunk) {
+            let _ = table.contains_ip(IpAddr::from(octets));
+        }
+        if let Some(four) = chunk.get(..4).and_then(|c| <[u8; 4]>::try_from(c).ok()) {
+            let _ = table.contains_ip(IpAddr::from(four));
+        }
+    }
+    for line in String::from_utf8_lossy(data).lines() {
+        let _ = table.domain_entry(line);
+    }
+    (table.len(), report.invalid_lines)
+}
+
 /// Parses a file, line by line, into a table and its report. Lines are
 /// read with a cap, so a file without newlines costs [`MAX_LINE`] bytes.
 fn parse(mut reader: impl BufRead, report: &mut FileReport) -> std::io::Result<Table> {

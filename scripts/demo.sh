@@ -56,6 +56,8 @@ if [ -n "${SONDE_ES_URL:-}" ]; then
 fi
 
 echo "==> collector" >&2
+# Created here: the background job opens it only once it is scheduled.
+: > "$work/collector.log"
 $bin/sonde-collector run --config "$work/collector.toml" 2> "$work/collector.log" &
 collector_pid=$!
 for _ in $(seq 1 100); do

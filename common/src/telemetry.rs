@@ -85,6 +85,9 @@ pub mod names {
     /// Records waiting for the collector's acknowledgement (gauge).
     /// Alerts raised, by rule key and severity (before the export policy).
     pub const PROBE_ALERTS: &str = "sonde_probe_alerts_total";
+    /// Flow alerts folded into the host incident of their attacker (refused
+    /// connections of a scan).
+    pub const PROBE_ALERTS_ABSORBED: &str = "sonde_probe_alerts_absorbed_total";
     /// Alerts the export policy kept on the probe.
     pub const PROBE_ALERTS_SUPPRESSED: &str = "sonde_probe_alerts_suppressed_total";
     /// Flow records the export policy kept on the probe.

@@ -303,10 +303,10 @@ impl Summary {
             ));
         }
         let a = &self.alerts;
-        if a.raised + a.flows_suppressed + a.suricata_events > 0 {
+        if a.raised + a.flows_suppressed + a.suricata_events + a.absorbed > 0 {
             text.push_str(&format!(
-                "\nalerts: {} raised, {} exported, {} kept by the export policy; {} flow records kept by it",
-                a.raised, a.exported, a.suppressed, a.flows_suppressed
+                "\nalerts: {} raised, {} exported, {} kept by the export policy, {} flow alerts folded into incidents; {} flow records kept by the policy",
+                a.raised, a.exported, a.suppressed, a.absorbed, a.flows_suppressed
             ));
         }
         if let Some(e) = &self.eve {

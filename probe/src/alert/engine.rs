@@ -55,6 +55,8 @@ pub struct AlertCounters {
     pub suppressed: u64,
     pub flows_suppressed: u64,
     pub suricata_events: u64,
+    /// Flow alerts folded into the host incident of their attacker.
+    pub absorbed: u64,
 }
 
 #[derive(Debug)]
@@ -184,8 +186,8 @@ impl AlertEngine {
         // everything is released.
         self.host.close_last_window(&mut self.raised);
         self.suricata.finish(&mut self.raised);
-        self.route(out);
         self.merger.flush(&mut self.raised);
+        self.route(out);
         self.host.finish(&mut self.raised);
         self.route(out);
     }
@@ -200,6 +202,12 @@ impl AlertEngine {
         for mut alert in self.raised.drain(..) {
             if alert.source == AlertSource::Suricata as i32 {
                 link_incident(&mut self.host, &mut alert);
+            } else if part_of_incident(&self.host, &alert) {
+                // Already counted in the incident's attempts: one alert per
+                // incident, not one more per refused probe.
+                self.counters.absorbed += alert.count.max(1);
+                counter!(names::PROBE_ALERTS_ABSORBED).increment(alert.count.max(1));
+                continue;
             }
             self.counters.raised += 1;
             let severity = build::severity_label(alert.severity);
@@ -217,6 +225,13 @@ impl AlertEngine {
             }
         }
     }
+}
+
+/// A refused connection from a host with an engaged incident (a scan, a
+/// brute force) is one of that incident's attempts, not an alert of its own.
+fn part_of_incident(host: &HostChecks, alert: &v1::Alert) -> bool {
+    alert.rule_key == super::Rule::TcpConnectionRefused.key()
+        && build::ip(&alert.attacker_ip).is_some_and(|ip| host.incident_of_attacker(ip).is_some())
 }
 
 /// A scan or flood and the Suricata alerts it triggered become one incident:

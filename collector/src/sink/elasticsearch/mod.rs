@@ -457,7 +457,7 @@ fn refused(status: u16, url: &str, body: &Value) -> Result<(), SinkError> {
     let fix = match status {
         401 => "check [elasticsearch] username/password or api_key",
         403 => {
-            "grant the user the privileges in docs/configuration.md (create_doc and auto_configure on the targets, manage_index_templates, monitor)"
+            "grant the user the privileges in docs/configuration.md (create_doc and auto_configure on the targets, read and index on the flow target, manage_index_templates, monitor)"
         }
         404 => "check [elasticsearch] urls: the path does not exist (a proxy prefix?)",
         _ => return Ok(()),

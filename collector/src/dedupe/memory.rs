@@ -34,6 +34,13 @@ pub struct Deduped<S> {
     summary: (Option<Instant>, u64),
 }
 
+/// A document handed to the inner sink: one of the batch, or one rewritten
+/// under its own record id.
+enum Passed {
+    Original(usize),
+    Rewritten(Document),
+}
+
 /// What to do with one document of a batch.
 enum Plan {
     /// Pass it to the inner sink as `pass[i]`; remember `seen` under `id` if delivered.
@@ -67,20 +74,20 @@ impl<S: Sink> Deduped<S> {
         &self.inner
     }
 
-    fn plan(&mut self, docs: &[Document]) -> (Vec<Plan>, Vec<Document>) {
+    fn plan(&mut self, docs: &[Document]) -> (Vec<Plan>, Vec<Passed>) {
         let mut plans = Vec::with_capacity(docs.len());
-        let mut pass: Vec<Document> = Vec::with_capacity(docs.len());
+        let mut pass: Vec<Passed> = Vec::with_capacity(docs.len());
         // Ids passed in this batch, not yet delivered: id -> (pass index, seen).
         let mut pending: std::collections::HashMap<String, (usize, Seen)> =
             std::collections::HashMap::new();
-        for doc in docs {
+        for (n, doc) in docs.iter().enumerate() {
             let Some(m) = mark(doc, &self.settings) else {
                 plans.push(Plan::Pass {
                     at: pass.len(),
                     id: doc.id.clone(),
                     seen: None,
                 });
-                pass.push(doc.clone());
+                pass.push(Passed::Original(n));
                 continue;
             };
             let candidates = std::iter::once(doc.id.as_str()).chain(m.neighbour.as_deref());
@@ -138,7 +145,7 @@ impl<S: Sink> Deduped<S> {
                             id: own.id.clone(),
                             seen: Some(seen),
                         });
-                        pass.push(own);
+                        pass.push(Passed::Rewritten(own));
                     }
                 }
                 (None, _) => {
@@ -149,7 +156,7 @@ impl<S: Sink> Deduped<S> {
                         id: doc.id.clone(),
                         seen: Some(seen),
                     });
-                    pass.push(doc.clone());
+                    pass.push(Passed::Original(n));
                 }
             }
         }
@@ -200,12 +207,31 @@ impl<S: Sink> Sink for Deduped<S> {
 
     async fn deliver(&mut self, docs: &[Document]) -> Result<Vec<Outcome>, SinkError> {
         let (plans, pass) = self.plan(docs);
+        let unchanged = pass.len() == docs.len()
+            && pass
+                .iter()
+                .enumerate()
+                .all(|(i, p)| matches!(p, Passed::Original(n) if *n == i));
         let got = if pass.is_empty() {
             Vec::new()
+        } else if unchanged {
+            // The common case: nothing dropped or rewritten, nothing copied.
+            self.inner.deliver(docs).await?
         } else {
-            self.inner.deliver(&pass).await?
+            let batch: Vec<Document> = pass
+                .into_iter()
+                .map(|p| match p {
+                    Passed::Original(n) => docs[n].clone(),
+                    Passed::Rewritten(d) => d,
+                })
+                .collect();
+            self.inner.deliver(&batch).await?
         };
-        if got.len() != pass.len() {
+        let passed = plans
+            .iter()
+            .filter(|p| matches!(p, Plan::Pass { .. }))
+            .count();
+        if got.len() != passed {
             return Ok(got);
         }
         let delivered = |o: &Outcome| matches!(o, Outcome::Accepted | Outcome::Duplicate);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sonde_collector::dedupe::DedupeSettings;
 use sonde_collector::documents;
+use sonde_common::config::SecretSource;
 use sonde_collector::enrich::{EnrichConfig, Enricher};
 use sonde_collector::sink::elasticsearch::{Auth, EsSettings, EsSink, Target};
 use sonde_collector::sink::{Document, Outcome, Sink};
@@ -26,10 +27,21 @@ fn sink(node: &EsNode, flows: &str) -> EsSink {
 }
 
 fn sink_with(node: &EsNode, flows: &str, dedupe: DedupeSettings) -> EsSink {
+    let auth = match &node.credentials {
+        Some((user, password)) => {
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), password).unwrap();
+            Auth::Basic {
+                username: user.clone(),
+                password: SecretSource::File(file.path().to_owned()).read().unwrap(),
+            }
+        }
+        None => Auth::None,
+    };
     EsSink::new(EsSettings {
         urls: vec![node.url.clone()],
         ca: node.ca.clone(),
-        auth: Auth::None,
+        auth,
         flows: Target::parse(flows).unwrap(),
         alerts: Target::parse(&unique_name("logs-sondeit.alert")).unwrap(),
         ilm_policy: None,
@@ -118,6 +130,21 @@ async fn two_probes_records_of_one_flow_become_one_document_listing_both() {
     let Some(node) = EsNode::get(EsMode::Http) else {
         return;
     };
+    two_probes_one_document(&node).await;
+}
+
+/// The same over HTTPS with basic auth, as on Security Onion: the reads and
+/// the conditional writes of a merge carry the credentials too.
+#[tokio::test]
+async fn over_https_two_probes_records_of_one_flow_become_one_document() {
+    let Some(node) = EsNode::get(EsMode::Https) else {
+        return;
+    };
+    two_probes_one_document(&node).await;
+}
+
+async fn two_probes_one_document(node: &EsNode) {
+    let node = node.clone();
     let flows_target = unique_name("logs-sondeit.conn");
     let mut es = sink(&node, &flows_target);
     let a = records("community-id/zeek/pcaps/icmp6.pcap");

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 use sonde_common::telemetry::names;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{EsSink, bulk};
 use crate::dedupe::window::Entry;
@@ -28,6 +28,9 @@ use crate::sink::{Document, Outcome, SinkError};
 
 /// Rounds of read-modify-write before a merge is left to a later retry.
 const MERGE_ROUNDS: usize = 3;
+
+/// Extra tries of a boundary lookup answered 429 or 503.
+const SEARCH_ATTEMPTS: usize = 4;
 
 /// A flow document read back.
 #[derive(Debug)]
@@ -308,10 +311,34 @@ impl EsSink {
                 "seq_no_primary_term": true,
                 "query": {"ids": {"values": unknown}},
             });
-            let (status, answer) = self.call(reqwest::Method::POST, &path, Some(&body)).await?;
-            if status != 404 {
-                expect_ok(status, &path, &answer)?;
-            }
+            let mut attempt = 0;
+            let answer = loop {
+                let (status, answer) = self.call(reqwest::Method::POST, &path, Some(&body)).await?;
+                match status {
+                    200 => break answer,
+                    404 => break Value::Null,
+                    // A data stream whose shards are starting (another
+                    // replica just created it): wait a little, then give up
+                    // the lookup. Missing a merge makes a second document,
+                    // never a lost one.
+                    429 | 503 if attempt < SEARCH_ATTEMPTS => {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    }
+                    429 | 503 => {
+                        warn!(
+                            status,
+                            ids = unknown.len(),
+                            "The boundary lookup of flow ids failed; those flows are written under their own bucket's id."
+                        );
+                        break Value::Null;
+                    }
+                    _ => {
+                        expect_ok(status, &path, &answer)?;
+                        break answer;
+                    }
+                }
+            };
             for hit in answer["hits"]["hits"].as_array().into_iter().flatten() {
                 if let Some(f) = found_of(hit) {
                     found.entry(id_of(hit)).or_insert(f);

@@ -10,10 +10,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sonde_collector::dedupe::DedupeSettings;
 use sonde_collector::documents;
-use sonde_common::config::SecretSource;
 use sonde_collector::enrich::{EnrichConfig, Enricher};
 use sonde_collector::sink::elasticsearch::{Auth, EsSettings, EsSink, Target};
 use sonde_collector::sink::{Document, Outcome, Sink};
+use sonde_common::config::SecretSource;
 use sonde_integration_tests::{EsMode, EsNode, testdata, unique_name};
 use sonde_probe::capture::{FileSource, Next, PacketSource};
 use sonde_probe::engine::Engine;
@@ -406,4 +406,42 @@ async fn flows_that_share_a_community_id_within_the_window_are_all_kept() {
         })
         .sum();
     assert_eq!(total, a.len() + b.len());
+}
+
+#[tokio::test]
+async fn three_probes_two_of_them_at_once_end_in_one_document_listing_all() {
+    let Some(node) = EsNode::get(EsMode::Http) else {
+        return;
+    };
+    let flows_target = unique_name("logs-sondeit.conn");
+    let a = records("community-id/zeek/pcaps/icmp6.pcap");
+    let b = as_second_probe(&a);
+    let c: Vec<v1::Flow> = as_second_probe(&b)
+        .into_iter()
+        .map(|mut f| {
+            f.interface = "span2".into();
+            f
+        })
+        .collect();
+    sink(&node, &flows_target)
+        .deliver(&docs("probe-a", &a))
+        .await
+        .unwrap();
+    // b and c read the same version of each document; one write wins, the
+    // other conflicts (409 on if_seq_no), reads again and adds its observer.
+    let (mut r1, mut r2) = (sink(&node, &flows_target), sink(&node, &flows_target));
+    let (db, dc) = (docs("probe-b", &b), docs("probe-c", &c));
+    let (g1, g2) = tokio::join!(r1.deliver(&db), r2.deliver(&dc));
+    let (g1, g2) = (g1.unwrap(), g2.unwrap());
+    assert!(
+        g1.iter().chain(&g2).all(|o| *o == Outcome::Accepted),
+        "{g1:?} {g2:?}"
+    );
+    let hits = all(&node, &flows_target).await;
+    assert_eq!(hits.len(), a.len());
+    for hit in &hits {
+        let mut seen = observers(hit);
+        seen.sort_unstable();
+        assert_eq!(seen, ["probe-a", "probe-b", "probe-c"], "{hit}");
+    }
 }

@@ -31,7 +31,7 @@ pub fn flow(
     let id = if flow.community_id.is_empty() || flow.first_seen_us == 0 {
         record.clone()
     } else {
-        crate::dedupe::flow_ids(&flow.community_id, flow.first_seen_us, dedupe).0
+        crate::dedupe::bucket_flow_id(&flow.community_id, flow.first_seen_us, dedupe)
     };
     Seen {
         observers: vec![identity.to_owned()],

@@ -16,6 +16,7 @@
 //! outcome: if it was not delivered, neither is the duplicate (`Retry`), so
 //! it is judged again when the spool resends it.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sonde_common::telemetry::names;
@@ -41,13 +42,18 @@ enum Passed {
     Rewritten(Document),
 }
 
+/// Where a colliding id is: a document of this batch (its plan), or memory.
+enum Holder {
+    Batch(usize),
+    Memory(String),
+}
+
 /// What to do with one document of a batch.
 enum Plan {
-    /// Pass it to the inner sink as `pass[i]`; remember `seen` under `id` if delivered.
+    /// Pass it to the inner sink as `pass[at]`; remember (id, seen) if delivered.
     Pass {
         at: usize,
-        id: String,
-        seen: Option<Seen>,
+        remember: Option<(String, Seen)>,
     },
     /// Delivered already (a resend or another observer's copy), if the
     /// document of `pass[at]` it depends on is (None: in memory).
@@ -75,102 +81,96 @@ impl<S: Sink> Deduped<S> {
     }
 
     fn plan(&mut self, docs: &[Document]) -> (Vec<Plan>, Vec<Passed>) {
-        let mut plans = Vec::with_capacity(docs.len());
+        let mut plans: Vec<Plan> = Vec::with_capacity(docs.len());
         let mut pass: Vec<Passed> = Vec::with_capacity(docs.len());
-        // Ids passed in this batch, not yet delivered: id -> (pass index, seen).
-        let mut pending: std::collections::HashMap<String, (usize, Seen)> =
-            std::collections::HashMap::new();
+        // Ids passed in this batch, not yet delivered: id -> position in `plans`.
+        let mut pending: HashMap<String, usize> = HashMap::new();
         for (n, doc) in docs.iter().enumerate() {
             let Some(m) = mark(doc, &self.settings) else {
                 plans.push(Plan::Pass {
                     at: pass.len(),
-                    id: doc.id.clone(),
-                    seen: None,
+                    remember: None,
                 });
                 pass.push(Passed::Original(n));
                 continue;
             };
-            let candidates = std::iter::once(doc.id.as_str()).chain(m.neighbour.as_deref());
-            let mut found = None;
-            for id in candidates {
-                if let Some((at, seen)) = pending.get(id) {
-                    found = Some((id.to_owned(), Some(*at), seen.clone()));
+            // Who holds the id (or the neighbouring bucket's): a document of
+            // this batch, or one delivered before.
+            let mut hit = None;
+            for id in std::iter::once(doc.id.as_str()).chain(m.neighbour.as_deref()) {
+                if let Some(&p) = pending.get(id)
+                    && let Plan::Pass {
+                        remember: Some((_, seen)),
+                        ..
+                    } = &plans[p]
+                {
+                    hit = Some((Holder::Batch(p), judge(seen, &m, &self.settings)));
                     break;
                 }
                 if let Some(entry) = self.window.get(id) {
-                    found = Some((id.to_owned(), None, entry.seen.clone()));
+                    let verdict = judge(&entry.seen, &m, &self.settings);
+                    hit = Some((Holder::Memory(id.to_owned()), verdict));
                     break;
                 }
             }
-            let verdict = found
-                .as_ref()
-                .map(|(_, _, seen)| judge(seen, &m, &self.settings));
-            match (found, verdict) {
-                (Some((id, after, mut seen)), Some(v @ (Verdict::Resend | Verdict::Merge))) => {
+            let plan = match hit {
+                Some((holder, v @ (Verdict::Resend | Verdict::Merge))) => {
                     let merged = v == Verdict::Merge;
-                    if merged {
-                        seen.add(&m);
-                        match after {
-                            Some(at) => {
-                                pending.insert(id, (at, seen));
-                            }
-                            None => {
-                                if let Some(entry) = self.window.get(&id) {
-                                    let index = entry.index.clone();
-                                    self.window.note(&id, Entry { seen, index });
+                    let after = match holder {
+                        // `pending` only names passed documents.
+                        Holder::Batch(p) => match &mut plans[p] {
+                            Plan::Pass { at, remember } => {
+                                if let (true, Some((_, seen))) = (merged, remember) {
+                                    seen.add(&m);
                                 }
+                                Some(*at)
                             }
+                            Plan::Drop { after, .. } => *after,
+                        },
+                        Holder::Memory(id) => {
+                            if merged {
+                                self.window.update(&id, |e| e.seen.add(&m));
+                            }
+                            None
                         }
-                    }
-                    plans.push(Plan::Drop { after, merged });
+                    };
+                    Plan::Drop { after, merged }
                 }
-                (Some(_), _) => {
-                    // Distinct: its own id, unless that was written already.
-                    let own = under_own_id(doc, &m);
-                    let seen = Seen::from_mark(&m);
-                    if let Some((at, _)) = pending.get(&own.id) {
-                        plans.push(Plan::Drop {
-                            after: Some(*at),
+                Some((_, Verdict::Distinct)) => {
+                    // Its own id, unless that was written already.
+                    if let Some(&p) = pending.get(m.fallback_id.as_str()) {
+                        let at = match &plans[p] {
+                            Plan::Pass { at, .. } => Some(*at),
+                            Plan::Drop { after, .. } => *after,
+                        };
+                        Plan::Drop {
+                            after: at,
                             merged: false,
-                        });
-                    } else if self.window.get(&own.id).is_some() {
-                        plans.push(Plan::Drop {
+                        }
+                    } else if self.window.get(&m.fallback_id).is_some() {
+                        Plan::Drop {
                             after: None,
                             merged: false,
-                        });
+                        }
                     } else {
-                        pending.insert(own.id.clone(), (pass.len(), seen.clone()));
-                        plans.push(Plan::Pass {
-                            at: pass.len(),
-                            id: own.id.clone(),
-                            seen: Some(seen),
-                        });
-                        pass.push(Passed::Rewritten(own));
+                        pending.insert(m.fallback_id.clone(), plans.len());
+                        pass.push(Passed::Rewritten(under_own_id(doc, &m)));
+                        Plan::Pass {
+                            at: pass.len() - 1,
+                            remember: Some((m.fallback_id.clone(), Seen::from_mark(&m))),
+                        }
                     }
                 }
-                (None, _) => {
-                    let seen = Seen::from_mark(&m);
-                    pending.insert(doc.id.clone(), (pass.len(), seen.clone()));
-                    plans.push(Plan::Pass {
-                        at: pass.len(),
-                        id: doc.id.clone(),
-                        seen: Some(seen),
-                    });
+                None => {
+                    pending.insert(doc.id.clone(), plans.len());
                     pass.push(Passed::Original(n));
+                    Plan::Pass {
+                        at: pass.len() - 1,
+                        remember: Some((doc.id.clone(), Seen::from_mark(&m))),
+                    }
                 }
-            }
-        }
-        // Merges into documents of this batch update what is remembered.
-        for plan in &mut plans {
-            if let Plan::Pass {
-                id,
-                seen: Some(seen),
-                ..
-            } = plan
-                && let Some((_, latest)) = pending.get(id.as_str())
-            {
-                seen.clone_from(latest);
-            }
+            };
+            plans.push(plan);
         }
         (plans, pass)
     }
@@ -239,8 +239,8 @@ impl<S: Sink> Sink for Deduped<S> {
         let mut outcomes = Vec::with_capacity(docs.len());
         for (doc, plan) in docs.iter().zip(plans) {
             match plan {
-                Plan::Pass { at, id, seen } => {
-                    if let Some(seen) = seen
+                Plan::Pass { at, remember } => {
+                    if let Some((id, seen)) = remember
                         && delivered(&got[at])
                     {
                         self.window.note(&id, Entry { seen, index: None });

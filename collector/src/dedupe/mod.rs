@@ -79,6 +79,24 @@ pub fn flow_ids(
     first_seen_us: u64,
     settings: &DedupeSettings,
 ) -> (String, Option<String>) {
+    (
+        bucket_flow_id(community_id, first_seen_us, settings),
+        neighbour_id(community_id, first_seen_us, settings),
+    )
+}
+
+/// The id of [`flow_ids`] alone.
+pub fn bucket_flow_id(community_id: &str, first_seen_us: u64, settings: &DedupeSettings) -> String {
+    bucket_id(community_id, first_seen_us / settings.window_us())
+}
+
+/// The neighbouring bucket's id of [`flow_ids`] alone (no hashing for
+/// starts away from a boundary).
+pub fn neighbour_id(
+    community_id: &str,
+    first_seen_us: u64,
+    settings: &DedupeSettings,
+) -> Option<String> {
     let window = settings.window_us();
     let bucket = first_seen_us / window;
     let offset = first_seen_us % window;
@@ -90,10 +108,7 @@ pub fn flow_ids(
     } else {
         None
     };
-    (
-        bucket_id(community_id, bucket),
-        neighbour.map(|b| bucket_id(community_id, b)),
-    )
+    neighbour.map(|b| bucket_id(community_id, b))
 }
 
 fn bucket_id(community_id: &str, bucket: u64) -> String {
@@ -123,23 +138,24 @@ pub fn mark(doc: &Document, settings: &DedupeSettings) -> Option<Mark> {
     if doc.kind != DocKind::Flow {
         return None;
     }
-    let seen = Seen::of(&doc.body)?;
-    let fallback_id = seen.record_ids.first()?.clone();
+    // Only the first entries of a new document's lists matter: read them in
+    // place (this runs for every flow).
+    let flow = doc.body.get("sonde")?.get("flow")?;
+    let first = |key: &str| flow.get(key)?.as_array()?.first()?.as_str();
+    let fallback_id = first("record_ids")?;
+    // A document under its record id (no Community ID, or rewritten as a
+    // distinct flow) is not looked up again.
     if fallback_id == doc.id {
         return None;
     }
+    let observer = first("observers")?;
+    let first_seen_us = parse_rfc3339_us(doc.body.get("event")?.get("start")?.as_str()?)?;
     let community_id = doc.body.get("network")?.get("community_id")?.as_str()?;
-    let (primary, neighbour) = flow_ids(community_id, seen.first_seen_us, settings);
-    // A document whose id is not its bucket's (rewritten to its record id
-    // already) is not looked up again.
-    if primary != doc.id {
-        return None;
-    }
     Some(Mark {
-        observer: seen.observers.first()?.clone(),
-        fallback_id,
-        first_seen_us: seen.first_seen_us,
-        neighbour,
+        observer: observer.to_owned(),
+        fallback_id: fallback_id.to_owned(),
+        first_seen_us,
+        neighbour: neighbour_id(community_id, first_seen_us, settings),
     })
 }
 

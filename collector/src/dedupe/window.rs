@@ -8,6 +8,7 @@
 //! the capacity forces them out earlier.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use sonde_common::telemetry::names;
 
@@ -22,9 +23,9 @@ pub struct Entry {
 
 #[derive(Debug)]
 pub struct Window {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<Arc<str>, Entry>,
     /// Insertion order: (id, first_seen_us).
-    order: VecDeque<(String, u64)>,
+    order: VecDeque<(Arc<str>, u64)>,
     capacity: usize,
     horizon_us: u64,
     newest_us: u64,
@@ -55,9 +56,17 @@ impl Window {
             *old = entry;
             return;
         }
-        self.entries.insert(id.to_owned(), entry);
-        self.order.push_back((id.to_owned(), first));
+        let key: Arc<str> = Arc::from(id);
+        self.entries.insert(Arc::clone(&key), entry);
+        self.order.push_back((key, first));
         self.expire();
+    }
+
+    /// Changes the entry of `id`, if it is remembered.
+    pub fn update(&mut self, id: &str, change: impl FnOnce(&mut Entry)) {
+        if let Some(entry) = self.entries.get_mut(id) {
+            change(entry);
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -96,7 +96,8 @@ fn spool(config: &CollectorConfig) -> Result<String, String> {
 
 /// Elasticsearch answers with our credentials and is 8.x.
 fn elasticsearch(es: &crate::config::ElasticsearchConfig) -> Result<String, String> {
-    let settings = crate::run::es_settings(es).map_err(|e| e.to_string())?;
+    let settings = crate::run::es_settings(es, crate::dedupe::DedupeSettings::default())
+        .map_err(|e| e.to_string())?;
     let mut sink = crate::sink::elasticsearch::EsSink::new(settings).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

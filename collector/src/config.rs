@@ -30,6 +30,9 @@ pub struct CollectorConfig {
     /// GeoIP/ASN databases and local networks (`network.direction`).
     #[serde(default)]
     pub enrich: crate::enrich::EnrichConfig,
+    /// Cross-probe deduplication of flows.
+    #[serde(default)]
+    pub dedupe: DedupeConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
@@ -154,6 +157,62 @@ impl Default for FileOutputConfig {
     }
 }
 
+/// `[dedupe]`: when two probes' records of a flow are one document.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DedupeConfig {
+    /// Width of the time buckets of flow document ids; every collector
+    /// replica must use the same value.
+    pub window: Duration,
+    /// How far apart two probes' first packet times of one flow may be.
+    pub tolerance: Duration,
+    /// Flows each collector process remembers (NDJSON and syslog outputs;
+    /// a cache for Elasticsearch).
+    pub memory_flows: usize,
+}
+
+impl Default for DedupeConfig {
+    fn default() -> Self {
+        let d = crate::dedupe::DedupeSettings::default();
+        Self {
+            window: Duration::from_secs(d.window.as_secs()),
+            tolerance: Duration::from_secs(d.tolerance.as_secs()),
+            memory_flows: d.memory_flows,
+        }
+    }
+}
+
+impl DedupeConfig {
+    pub fn settings(&self) -> crate::dedupe::DedupeSettings {
+        crate::dedupe::DedupeSettings {
+            window: self.window.get(),
+            tolerance: self.tolerance.get(),
+            memory_flows: self.memory_flows,
+        }
+    }
+
+    fn validate(&self, p: &mut Problems) {
+        p.require(
+            self.window >= Duration::from_secs(1),
+            "dedupe.window",
+            || format!("must be at least 1s (got \"{}\")", self.window),
+        );
+        p.require(
+            self.tolerance.get() * 2 <= self.window.get(),
+            "dedupe.tolerance",
+            || {
+                format!(
+                    "must be at most half of dedupe.window (got \"{}\" with a window of \"{}\")",
+                    self.tolerance, self.window
+                )
+            },
+        );
+        p.require(self.memory_flows >= 1, "dedupe.memory_flows", || {
+            "must be at least 1".to_owned()
+        });
+    }
+}
+
 /// `[syslog]`: where to send documents as RFC 5424 messages.
 #[derive(Clone, Debug, Deserialize)]
 pub struct SyslogOutputConfig {
@@ -206,6 +265,7 @@ impl Validate for CollectorConfig {
     fn validate(&self, p: &mut Problems) {
         self.server.tls.validate("server.tls", p);
         self.enrich.validate(p);
+        self.dedupe.validate(p);
         p.require(
             self.server.max_connection_age >= Duration::from_secs(5),
             "server.max_connection_age",

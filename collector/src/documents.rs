@@ -2,21 +2,62 @@
 //! probe's certificate identity as `observer.name`, the collector's
 //! enrichment (GeoIP, AS, direction), and a deterministic id so
 //! that a record delivered twice (a resend after a reconnect, another collector
-//! replica) becomes the same document.
+//! replica) becomes the same document. A flow's id does not name its probe:
+//! the same flow seen by two probes shares it (see [`crate::dedupe`]).
 
 use sha1::{Digest as _, Sha1};
 use sonde_common::ecs::{self, Observer};
 use sonde_proto::v1;
 
+use crate::dedupe::{DedupeSettings, Seen};
 use crate::enrich::Enricher;
 use crate::sink::{DocKind, Document};
 
 /// The document of a flow record from the probe `identity`, enriched
 /// (GeoIP, AS, `network.direction`).
-pub fn flow(identity: &str, flow: &v1::Flow, enricher: &Enricher) -> Document {
-    let body = ecs::flow_document(flow, &observer(identity));
-    let id = flow_id(identity, flow);
+///
+/// Its id does not depend on the probe ([`crate::dedupe::flow_ids`]), so
+/// the same flow from two probes is one document; `sonde.flow.observers` and
+/// `sonde.flow.record_ids` start with this probe and its record. A flow
+/// without a Community ID cannot be matched: its id is its record id.
+pub fn flow(
+    identity: &str,
+    flow: &v1::Flow,
+    enricher: &Enricher,
+    dedupe: &DedupeSettings,
+) -> Document {
+    let mut body = ecs::flow_document(flow, &observer(identity));
+    let record = flow_id(identity, flow);
+    let id = if flow.community_id.is_empty() || flow.first_seen_us == 0 {
+        record.clone()
+    } else {
+        crate::dedupe::bucket_flow_id(&flow.community_id, flow.first_seen_us, dedupe)
+    };
+    Seen {
+        observers: vec![identity.to_owned()],
+        record_ids: vec![record],
+        first_seen_us: flow.first_seen_us,
+    }
+    .write_into(&mut body);
     document(body, id, DocKind::Flow, flow.last_seen_us, enricher)
+}
+
+/// What turns records into documents: the enrichment and the dedupe
+/// settings (flow ids depend on `dedupe.window`).
+#[derive(Clone, Debug)]
+pub struct Mapper {
+    pub enricher: Enricher,
+    pub dedupe: DedupeSettings,
+}
+
+impl Mapper {
+    pub fn flow(&self, identity: &str, record: &v1::Flow) -> Document {
+        flow(identity, record, &self.enricher, &self.dedupe)
+    }
+
+    pub fn alert(&self, identity: &str, record: &v1::Alert) -> Document {
+        alert(identity, record, &self.enricher)
+    }
 }
 
 fn observer(identity: &str) -> Observer {
@@ -51,7 +92,7 @@ fn document(
     }
 }
 
-/// SHA-1 over what makes a flow record unique for its probe: identity,
+/// The per-probe record id: SHA-1 over what makes a flow record unique for its probe: identity,
 /// interface, the probe's flow id, the record's interval start and the
 /// Community ID; hex. Interim records of one flow differ by interval start.
 pub fn flow_id(identity: &str, flow: &v1::Flow) -> String {

@@ -3,7 +3,7 @@
 //! documents for Security Onion.
 //!
 //! The pipeline: [`server`] (probes' `Export` streams) → [`documents`] (ECS,
-//! ids, [`enrich`]) → [`output`] (delivery, retries, the [`spool`]) → a
+//! ids, [`enrich`]; [`dedupe`] across probes) → [`output`] (delivery, retries, the [`spool`]) → a
 //! [`sink`] (Elasticsearch, NDJSON files or syslog). [`config`], [`check`] and
 //! [`certs`] serve the command line.
 
@@ -11,6 +11,7 @@ pub mod certs;
 pub mod check;
 pub mod config;
 pub mod dead_letters;
+pub mod dedupe;
 pub mod documents;
 pub mod enrich;
 pub mod output;

@@ -8,6 +8,7 @@ use tracing::info;
 
 use crate::config::SyslogTransportName;
 use crate::config::{CollectorConfig, ElasticsearchConfig};
+use crate::dedupe::memory::Deduped;
 use crate::output;
 use crate::server::{self, ServerStats};
 use crate::sink::elasticsearch::{Auth, EsSettings, EsSink, Target};
@@ -23,8 +24,8 @@ use crate::sink::{
 )]
 enum Output {
     Elasticsearch(EsSink),
-    Ndjson(NdjsonSink),
-    Syslog(SyslogSink),
+    Ndjson(Deduped<NdjsonSink>),
+    Syslog(Deduped<SyslogSink>),
 }
 
 impl Sink for Output {
@@ -54,7 +55,10 @@ impl Sink for Output {
 }
 
 /// The Elasticsearch sink's settings from the config, secrets read.
-pub fn es_settings(c: &ElasticsearchConfig) -> Result<EsSettings, SinkError> {
+pub fn es_settings(
+    c: &ElasticsearchConfig,
+    dedupe: crate::dedupe::DedupeSettings,
+) -> Result<EsSettings, SinkError> {
     let secret = |s: &sonde_common::config::SecretSource, key: &str| {
         s.read()
             .map_err(|e| SinkError::Config(format!("elasticsearch.{key}: {e}")))
@@ -79,12 +83,13 @@ pub fn es_settings(c: &ElasticsearchConfig) -> Result<EsSettings, SinkError> {
         max_in_flight: c.max_in_flight,
         request_timeout: c.request_timeout.get(),
         compress: c.compress,
+        dedupe,
     })
 }
 
 fn output(config: &CollectorConfig) -> Result<(Output, String), SinkError> {
     if let Some(c) = &config.elasticsearch {
-        let sink = EsSink::new(es_settings(c)?)?;
+        let sink = EsSink::new(es_settings(c, config.dedupe.settings())?)?;
         return Ok((Output::Elasticsearch(sink), c.urls.join(", ")));
     }
     if let Some(c) = &config.syslog {
@@ -99,7 +104,7 @@ fn output(config: &CollectorConfig) -> Result<(Output, String), SinkError> {
         s.tls_ca.clone_from(&c.ca);
         s.tls_server_name.clone_from(&c.server_name);
         return Ok((
-            Output::Syslog(SyslogSink::new(s)?),
+            Output::Syslog(Deduped::new(SyslogSink::new(s)?, config.dedupe.settings())),
             format!("syslog {}", c.address),
         ));
     }
@@ -109,7 +114,10 @@ fn output(config: &CollectorConfig) -> Result<(Output, String), SinkError> {
         max_file_age: config.file.max_file_age.get(),
         max_files: config.file.max_files,
     })?;
-    Ok((Output::Ndjson(sink), config.file.dir.display().to_string()))
+    Ok((
+        Output::Ndjson(Deduped::new(sink, config.dedupe.settings())),
+        config.file.dir.display().to_string(),
+    ))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +216,10 @@ pub async fn run(
         tls,
         handle,
         Arc::clone(&stats),
-        enricher,
+        crate::documents::Mapper {
+            enricher,
+            dedupe: config.dedupe.settings(),
+        },
         config.server.max_connection_age.get(),
         shutdown,
     )

@@ -163,6 +163,21 @@ pub mod names {
     pub const COLLECTOR_DEAD_LETTER_BYTES: &str = "sonde_collector_dead_letter_bytes";
     /// 1 while the output refuses us (credentials, privileges) until fixed.
     pub const COLLECTOR_OUTPUT_REFUSED: &str = "sonde_collector_output_refused";
+    /// Flow records of a second probe merged into a flow document already
+    /// written (Elasticsearch: observer added; append-only outputs: not
+    /// written), by `output`.
+    pub const COLLECTOR_DEDUPE_MERGED: &str = "sonde_collector_dedupe_merged_total";
+    /// Flow records found already written by their own probe (resends), by `output`.
+    pub const COLLECTOR_DEDUPE_RESENDS: &str = "sonde_collector_dedupe_resends_total";
+    /// Flow records that shared an id with another flow and were written
+    /// under their own record id.
+    pub const COLLECTOR_DEDUPE_DISTINCT: &str = "sonde_collector_dedupe_distinct_total";
+    /// Flows near a time-bucket boundary whose neighbouring id was looked up
+    /// in Elasticsearch.
+    pub const COLLECTOR_DEDUPE_BOUNDARY_LOOKUPS: &str =
+        "sonde_collector_dedupe_boundary_lookups_total";
+    /// Flows forced out of the in-memory dedupe window by its capacity.
+    pub const COLLECTOR_DEDUPE_EVICTIONS: &str = "sonde_collector_dedupe_evictions_total";
 }
 
 /// What `/ready` answers: ready (200) or not (503, with the reason).

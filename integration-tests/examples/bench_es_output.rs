@@ -34,6 +34,7 @@ fn settings(url: &str, flows: &str) -> EsSettings {
         max_in_flight: 4,
         request_timeout: Duration::from_secs(60),
         compress: true,
+        dedupe: Default::default(),
     }
 }
 

@@ -34,12 +34,12 @@ pub async fn serve(
     tls: Arc<sonde_common::tls::Reloading<rustls::ServerConfig>>,
     output: OutputHandle,
     stats: Arc<ServerStats>,
-    enricher: crate::enrich::Enricher,
+    mapper: crate::documents::Mapper,
     max_stream_age: std::time::Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let incoming = incoming::tls_incoming(listener, tls, Arc::clone(&stats));
-    let service = CollectorServer::new(ExportService::new(output, stats, enricher, max_stream_age))
+    let service = CollectorServer::new(ExportService::new(output, stats, mapper, max_stream_age))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
         .accept_compressed(CompressionEncoding::Gzip)

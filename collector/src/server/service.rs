@@ -20,8 +20,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
 use super::PeerInfo;
-use crate::documents;
-use crate::enrich::Enricher;
+use crate::documents::Mapper;
 use crate::output::OutputHandle;
 use crate::sink::Outcome;
 
@@ -72,7 +71,7 @@ pub struct ExportService {
     output: OutputHandle,
     stats: Arc<ServerStats>,
     marks: Marks,
-    enricher: Enricher,
+    mapper: Mapper,
     /// Streams are closed after about this long (±10%), so probes reconnect
     /// and spread over collector replicas (`server.max_connection_age`).
     max_stream_age: std::time::Duration,
@@ -82,14 +81,14 @@ impl ExportService {
     pub fn new(
         output: OutputHandle,
         stats: Arc<ServerStats>,
-        enricher: Enricher,
+        mapper: Mapper,
         max_stream_age: std::time::Duration,
     ) -> Self {
         Self {
             output,
             stats,
             marks: Marks::default(),
-            enricher,
+            mapper,
             max_stream_age,
         }
     }
@@ -128,7 +127,7 @@ impl Collector for ExportService {
             output: self.output.clone(),
             stats: Arc::clone(&self.stats),
             marks: Arc::clone(&self.marks),
-            enricher: self.enricher.clone(),
+            mapper: self.mapper.clone(),
             max_age: self
                 .max_stream_age
                 .mul_f64(rand::Rng::random_range(&mut rand::rng(), 0.9..1.1)),
@@ -151,7 +150,7 @@ struct Session {
     output: OutputHandle,
     stats: Arc<ServerStats>,
     marks: Marks,
-    enricher: Enricher,
+    mapper: Mapper,
     /// This stream's age limit (jittered, so probes do not reconnect in step).
     max_age: std::time::Duration,
 }
@@ -289,10 +288,10 @@ impl Session {
         for rec in batch.records.into_iter().skip(skip) {
             match rec.kind {
                 Some(record::Kind::Flow(flow)) => {
-                    docs.push(documents::flow(&self.identity, &flow, &self.enricher))
+                    docs.push(self.mapper.flow(&self.identity, &flow))
                 }
                 Some(record::Kind::Alert(alert)) => {
-                    docs.push(documents::alert(&self.identity, &alert, &self.enricher))
+                    docs.push(self.mapper.alert(&self.identity, &alert))
                 }
                 Some(record::Kind::Status(_)) => {}
                 None => {

@@ -72,6 +72,33 @@ fn check_config_lists_all_three_mistakes_and_exits_2() {
 }
 
 #[test]
+fn check_config_refuses_a_dedupe_tolerance_above_half_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("collector.toml");
+    let text = std::fs::read_to_string(example())
+        .unwrap()
+        .replace("window = \"60s\"", "window = \"10s\"")
+        .replace("tolerance = \"2s\"", "tolerance = \"6s\"")
+        .replace("memory_flows = 100000", "memory_flows = 0");
+    std::fs::write(&path, text).unwrap();
+    let out = collector()
+        .arg("--check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("dedupe.tolerance: must be at most half of dedupe.window (got \"6s\" with a window of \"10s\")"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("dedupe.memory_flows: must be at least 1"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn check_config_reports_unknown_keys_and_unreadable_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("collector.toml");

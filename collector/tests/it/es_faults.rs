@@ -226,6 +226,7 @@ fn settings(url: &str, auth: Auth) -> EsSettings {
         max_in_flight: 2,
         request_timeout: Duration::from_secs(10),
         compress: true,
+        dedupe: Default::default(),
     }
 }
 

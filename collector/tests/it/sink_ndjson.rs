@@ -404,3 +404,71 @@ async fn a_partial_line_left_by_a_crash_is_cut_when_the_sink_starts() {
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
     );
 }
+
+/// A real flow record (the Community ID of Zeek's http-get.pcap baseline)
+/// as the probe `identity` reports it.
+fn record(identity: &str, flow_id: u64, first_seen_us: u64) -> Document {
+    let flow = sonde_proto::v1::Flow {
+        interface: format!("{identity}-eth0"),
+        ip_protocol: 6,
+        client: Some(sonde_proto::v1::Endpoint {
+            ip: vec![10, 1, 1, 1],
+            port: 41000,
+            mac: Vec::new(),
+        }),
+        server: Some(sonde_proto::v1::Endpoint {
+            ip: vec![10, 1, 1, 2],
+            port: 80,
+            mac: Vec::new(),
+        }),
+        first_seen_us,
+        last_seen_us: first_seen_us + 250_000,
+        community_id: "1:LQU9qZlK+B5F3KDmev6m5PMibrg=".into(),
+        flow_id,
+        ..Default::default()
+    };
+    let enricher =
+        sonde_collector::enrich::Enricher::open(&sonde_collector::enrich::EnrichConfig::default())
+            .unwrap();
+    sonde_collector::documents::flow(
+        identity,
+        &flow,
+        &enricher,
+        &sonde_collector::dedupe::DedupeSettings::default(),
+    )
+}
+
+#[tokio::test]
+async fn a_flow_from_two_probes_is_written_once_to_the_files() {
+    use sonde_collector::dedupe::DedupeSettings;
+    use sonde_collector::dedupe::memory::Deduped;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = Deduped::new(
+        NdjsonSink::new(config(dir.path())).unwrap(),
+        DedupeSettings::default(),
+    );
+    let t = 1_795_600_830_000_000;
+    let a = record("probe-a", 1, t);
+    let b = record("probe-b", 77, t + 2_000);
+    // Another flow of the same 5-tuple from probe-a 20 s later: kept.
+    let later = record("probe-a", 2, t + 20_000_000);
+    let got = sink.deliver(std::slice::from_ref(&a)).await.unwrap();
+    assert_eq!(got, [Outcome::Accepted]);
+    let got = sink
+        .deliver(&[b.clone(), a.clone(), later.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [Outcome::Duplicate, Outcome::Duplicate, Outcome::Accepted]
+    );
+    let written = lines(&files(dir.path(), "flow"));
+    assert_eq!(written.len(), 2, "{written:#?}");
+    assert_eq!(written[0]["event"]["id"], a.id.as_str());
+    assert_eq!(written[0]["observer"]["name"], "probe-a");
+    assert_eq!(
+        written[1]["sonde"]["flow"]["record_ids"][0], written[1]["event"]["id"],
+        "the later flow is written under its own record id"
+    );
+    assert_eq!(sink.window().len(), 2);
+}

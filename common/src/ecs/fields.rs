@@ -106,6 +106,8 @@ pub const FLOW: &[(&str, FieldType)] = &[
     ("connection.state_description", Keyword),
     ("connection.history", Keyword),
     ("sonde.flow.id", Keyword),
+    ("sonde.flow.observers", Keyword),
+    ("sonde.flow.record_ids", Keyword),
     ("sonde.flow.end_reason", Keyword),
     ("sonde.flow.interim", Boolean),
     ("sonde.flow.client_payload_bytes", Long),

@@ -42,6 +42,7 @@ fn settings(node: &EsNode, flows: &str, alerts: &str, dir: &std::path::Path) -> 
         max_in_flight: 3,
         request_timeout: Duration::from_secs(30),
         compress: true,
+        dedupe: Default::default(),
     }
 }
 

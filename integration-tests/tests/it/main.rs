@@ -7,6 +7,7 @@
 )]
 
 mod config_reference;
+mod dedupe;
 mod elasticsearch;
 mod es_output;
 mod refusals;

@@ -74,12 +74,22 @@ pub(super) fn bodies(
 ///
 /// The body is untrusted: when it cannot be read, or does not have one item
 /// per document, every document is retried (the `_id`s make that safe).
+#[cfg(test)]
 pub(super) fn outcomes(body: &[u8], count: usize) -> Vec<Outcome> {
+    items(body, count).into_iter().map(|(o, _)| o).collect()
+}
+
+/// [`outcomes`] with the index each item names (a data stream's backing
+/// index, where a 409's document lives).
+pub(super) fn items(body: &[u8], count: usize) -> Vec<(Outcome, Option<String>)> {
     let retry_all = |why: &str| {
         vec![
-            Outcome::Retry {
-                reason: why.to_owned()
-            };
+            (
+                Outcome::Retry {
+                    reason: why.to_owned()
+                },
+                None
+            );
             count
         ]
     };
@@ -95,7 +105,18 @@ pub(super) fn outcomes(body: &[u8], count: usize) -> Vec<Outcome> {
             items.len()
         ));
     }
-    items.iter().map(item_outcome).collect()
+    items
+        .iter()
+        .map(|item| {
+            let index = item
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(|r| r.get("_index"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            (item_outcome(item), index)
+        })
+        .collect()
 }
 
 fn item_outcome(item: &Value) -> Outcome {

@@ -15,6 +15,7 @@
 //!   templates of [`templates`] are installed unless a newer sonde's are there.
 
 mod bulk;
+mod merge;
 pub mod templates;
 
 use std::io::Write as _;
@@ -131,6 +132,8 @@ pub struct EsSettings {
     pub max_in_flight: usize,
     pub request_timeout: Duration,
     pub compress: bool,
+    /// Flow documents of several probes merged into one (see [`merge`]).
+    pub dedupe: crate::dedupe::DedupeSettings,
 }
 
 #[derive(Debug)]
@@ -139,6 +142,8 @@ pub struct EsSink {
     settings: EsSettings,
     next_url: usize,
     prepared: bool,
+    /// Flow documents this process wrote or merged recently, with their index.
+    recent: crate::dedupe::window::Window,
 }
 
 /// What one request came back with.
@@ -172,9 +177,10 @@ impl EsSink {
         }
         Ok(Self {
             client,
-            settings,
             next_url: 0,
             prepared: false,
+            recent: crate::dedupe::window::Window::new(&settings.dedupe),
+            settings,
         })
     }
 
@@ -278,8 +284,12 @@ impl EsSink {
         Ok(done)
     }
 
-    /// Sends `docs` and returns one outcome each, in order.
-    async fn bulk(&mut self, docs: &[Document]) -> Result<Vec<Outcome>, SinkError> {
+    /// Sends `docs` and returns one outcome each, in order, with the index
+    /// each bulk item named.
+    async fn bulk(
+        &mut self,
+        docs: &[Document],
+    ) -> Result<(Vec<Outcome>, Vec<Option<String>>), SinkError> {
         let s = &self.settings;
         let mut pending: Vec<(usize, usize)> =
             bulk::bodies(docs, s.batch_documents, s.batch_bytes, &s.flows, &s.alerts)
@@ -288,6 +298,7 @@ impl EsSink {
                 .rev()
                 .collect();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; docs.len()];
+        let mut indices: Vec<Option<String>> = vec![None; docs.len()];
         let mut running: JoinSet<((usize, usize), String, Reply, Duration)> = JoinSet::new();
         let (mut sent, mut unreachable) = (0usize, 0usize);
         let mut last_error = String::new();
@@ -329,8 +340,11 @@ impl EsSink {
                     fill(&mut outcomes, range, &Outcome::Retry { reason: e });
                 }
                 Ok((200, body)) => {
-                    for (slot, o) in outcomes[range].iter_mut().zip(bulk::outcomes(&body, count)) {
+                    let items = bulk::items(&body, count);
+                    let slots = outcomes[range.clone()].iter_mut().zip(&mut indices[range]);
+                    for ((slot, index), (o, i)) in slots.zip(items) {
                         *slot = Some(o);
+                        *index = i;
                     }
                 }
                 Ok((413, _)) if count > 1 => {
@@ -368,14 +382,15 @@ impl EsSink {
         if sent > 0 && unreachable == sent {
             return Err(SinkError::Unavailable(last_error));
         }
-        Ok(outcomes
+        let outcomes = outcomes
             .into_iter()
             .map(|o| {
                 o.unwrap_or(Outcome::Retry {
                     reason: "no answer for this document".into(),
                 })
             })
-            .collect())
+            .collect();
+        Ok((outcomes, indices))
     }
 
     fn request(&self, url: &str, ndjson: Vec<u8>) -> Result<reqwest::RequestBuilder, SinkError> {
@@ -442,7 +457,7 @@ fn refused(status: u16, url: &str, body: &Value) -> Result<(), SinkError> {
     let fix = match status {
         401 => "check [elasticsearch] username/password or api_key",
         403 => {
-            "grant the user the privileges in docs/configuration.md (create_doc and auto_configure on the targets, manage_index_templates, monitor)"
+            "grant the user the privileges in docs/configuration.md (create_doc and auto_configure on the targets, read and index on the flow target, manage_index_templates, monitor)"
         }
         404 => "check [elasticsearch] urls: the path does not exist (a proxy prefix?)",
         _ => return Ok(()),
@@ -470,7 +485,7 @@ impl Sink for EsSink {
 
     async fn deliver(&mut self, docs: &[Document]) -> Result<Vec<Outcome>, SinkError> {
         self.prepare().await?;
-        let outcomes = self.bulk(docs).await?;
+        let outcomes = self.deliver_deduped(docs).await?;
         for o in &outcomes {
             let label = match o {
                 Outcome::Accepted => "created",

@@ -39,7 +39,7 @@ mod verdict;
 // Classifiers, one per protocol family (listed in `registry`).
 mod bittorrent;
 mod dhcp;
-mod dns;
+pub(crate) mod dns;
 mod dtls;
 mod http;
 mod kerberos;

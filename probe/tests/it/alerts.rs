@@ -6,26 +6,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::read::read;
 use crate::testdata;
-
-fn read(args: &[&str]) -> (Vec<Value>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sonde-probe"))
-        .arg("read")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (docs, String::from_utf8(out.stderr).unwrap())
-}
 
 fn alerts(docs: &[Value]) -> Vec<&Value> {
     docs.iter()

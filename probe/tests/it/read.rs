@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::testdata;
 
-fn read(args: &[&str]) -> (Vec<Value>, String) {
+/// `sonde-probe read ARGS`: the documents on stdout and the summary.
+pub(crate) fn read(args: &[&str]) -> (Vec<Value>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sonde-probe"))
         .arg("read")
         .args(args)

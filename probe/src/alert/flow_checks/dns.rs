@@ -19,16 +19,9 @@ use super::checks::alert;
 /// entropy is bounded by log2 of its length.
 pub(crate) const MIN_ENTROPY_LABEL: usize = 20;
 
-/// Domains whose names carry long labels legitimately (nDPI's exemptions,
-/// as the probe's DNS classifier applies them).
-const EXEMPT: &[&str] = &[
-    "multi.surbl.org",
-    "spamhaus.org",
-    "rackcdn.com",
-    "akamaiedge.net",
-    "mx-verification.google.com",
-    "amazonaws.com",
-];
+/// Domains whose names carry long labels legitimately: nDPI's exemptions,
+/// the same list the probe's DNS classifier applies.
+const EXEMPT: &[&str] = crate::classify::dns::LONG_LABEL_OK;
 
 /// Shannon entropy of the bytes of `s`, in bits per byte.
 pub(crate) fn entropy(s: &str) -> f64 {

@@ -48,7 +48,7 @@ const TCP_LIMIT: usize = 16 * 1024;
 const LONG_LABEL: usize = 48;
 /// Services whose names legitimately carry long first labels (DNS block
 /// lists, CDNs, cloud storage), as nDPI exempts them.
-const LONG_LABEL_OK: &[&str] = &[
+pub(crate) const LONG_LABEL_OK: &[&str] = &[
     "multi.surbl.org",
     "spamhaus.org",
     "rackcdn.com",

@@ -271,6 +271,9 @@ pub fn validate(config: &BTreeMap<String, RuleConfig>, p: &mut Problems) {
 pub struct Rules {
     enabled: Vec<bool>,
     severity: Vec<Severity>,
+    /// Whether the config set the severity (rules whose alerts take their
+    /// severity from what they report, like `flow_risk`, honour only that).
+    severity_set: Vec<bool>,
     thresholds: Vec<Vec<f64>>,
 }
 
@@ -287,6 +290,7 @@ impl Rules {
         let mut rules = Self {
             enabled: vec![true; Rule::ALL.len()],
             severity: Rule::ALL.iter().map(|r| r.default_severity()).collect(),
+            severity_set: vec![false; Rule::ALL.len()],
             thresholds: Rule::ALL
                 .iter()
                 .map(|r| r.thresholds().iter().map(|t| t.default).collect())
@@ -302,6 +306,7 @@ impl Rules {
             }
             if let Some(severity) = rc.severity {
                 rules.severity[i] = severity.into();
+                rules.severity_set[i] = true;
             }
             for (name, value) in &rc.thresholds {
                 if let Some(j) = rule.thresholds().iter().position(|t| t.name == *name)
@@ -325,6 +330,11 @@ impl Rules {
 
     pub fn severity(&self, rule: Rule) -> Severity {
         self.severity[rule.index()]
+    }
+
+    /// The severity the config set for `rule`, if it set one.
+    pub fn severity_override(&self, rule: Rule) -> Option<Severity> {
+        self.severity_set[rule.index()].then(|| self.severity[rule.index()])
     }
 
     /// The value of the threshold `name` of `rule`. A name the catalogue does

@@ -93,7 +93,10 @@ fn flow_risks(rules: &Rules, settings: &FlowCheckSettings, ctx: &Ctx<'_>, out: &
             return;
         };
         a.rule_name = format!("Flow Risk: {}", risk.name);
-        a.severity = risk.severity;
+        // The risk's own severity, unless the config overrides the rule's.
+        a.severity = rules
+            .severity_override(Rule::FlowRisk)
+            .map_or(risk.severity, |s| s as i32);
         a.score = risk.score;
         build::evidence(&mut a, "risk", &risk.name);
         if !risk.info.is_empty() {

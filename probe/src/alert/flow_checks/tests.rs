@@ -142,6 +142,13 @@ fn flow_risks_at_or_above_the_minimum_severity_become_alerts_named_after_the_ris
     };
     let mut c = checks("", settings);
     assert_eq!(of(&mut c, &f, Rule::FlowRisk).len(), 3);
+    // A severity set for the rule in the config wins over the risks' own.
+    let mut c = checks(
+        "[flow_risk]\nseverity = \"low\"\n",
+        FlowCheckSettings::default(),
+    );
+    let out = of(&mut c, &f, Rule::FlowRisk);
+    assert!(out.iter().all(|(a, _)| a.severity == Severity::Low as i32));
 }
 
 #[test]

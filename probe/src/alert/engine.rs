@@ -138,6 +138,7 @@ impl AlertEngine {
         let exported = self.policy.flow(flow);
         if !exported {
             self.counters.flows_suppressed += 1;
+            counter!(names::PROBE_FLOWS_SUPPRESSED).increment(1);
         }
         exported
     }

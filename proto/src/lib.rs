@@ -87,6 +87,14 @@ pub fn ip_from_bytes(bytes: &[u8]) -> Option<std::net::IpAddr> {
     }
 }
 
+/// The wire form of an address: 4 bytes for IPv4, 16 for IPv6.
+pub fn ip_to_bytes(ip: std::net::IpAddr) -> Vec<u8> {
+    match ip {
+        std::net::IpAddr::V4(a) => a.octets().to_vec(),
+        std::net::IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
 /// Limits both ends enforce; see proto/README.md.
 pub mod limits {
     /// Largest encoded message either side accepts (gRPC max message size).

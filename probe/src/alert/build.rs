@@ -8,20 +8,27 @@ use sonde_proto::v1;
 /// A stable incident id: the same rule, entity and start give the same id in
 /// every run (a replayed file gives the same documents); 16 hex digits.
 pub fn incident_id(rule_key: &str, entity: &str, first_seen_us: u64) -> String {
-    // FNV-1a, 64 bits: stable across versions and platforms, unlike std's hasher.
+    let h = fnv1a(&[
+        rule_key.as_bytes(),
+        entity.as_bytes(),
+        &first_seen_us.to_be_bytes(),
+    ]);
+    format!("{h:016x}")
+}
+
+/// FNV-1a (64 bits) of `parts`, a zero byte between them so `("ab", "c")`
+/// and `("a", "bc")` differ. Stable across versions and platforms, unlike
+/// std's hasher: ids and sampling choices are the same in every run.
+pub fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
+    for (i, part) in parts.iter().enumerate() {
+        let sep: &[u8] = if i == 0 { &[] } else { &[0] };
+        for b in sep.iter().chain(part.iter()) {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
-    };
-    eat(rule_key.as_bytes());
-    eat(&[0]);
-    eat(entity.as_bytes());
-    eat(&[0]);
-    eat(&first_seen_us.to_be_bytes());
-    format!("{h:016x}")
+    }
+    h
 }
 
 /// Adds one piece of evidence.
@@ -40,22 +47,8 @@ pub fn set_evidence(alert: &mut v1::Alert, key: &str, value: impl ToString) {
     }
 }
 
-/// The raw bytes of an address, as records carry them.
-pub fn ip_bytes(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
-    }
-}
-
-/// An address from a record's raw bytes.
-pub fn ip(bytes: &[u8]) -> Option<IpAddr> {
-    match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
-        16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),
-        _ => None,
-    }
-}
+/// Addresses to and from the raw bytes records carry.
+pub use sonde_proto::{ip_from_bytes as ip, ip_to_bytes as ip_bytes};
 
 /// The client and server addresses of a flow record.
 pub fn endpoints(flow: &v1::Flow) -> Option<(IpAddr, IpAddr)> {

@@ -262,12 +262,7 @@ impl FlowChecks {
 
 /// FNV-1a of a rule key and a merge key.
 fn tag(rule: &str, key: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in rule.bytes().chain([0]).chain(key.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    super::build::fnv1a(&[rule.as_bytes(), key.as_bytes()])
 }
 
 #[cfg(test)]

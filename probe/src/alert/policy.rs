@@ -113,7 +113,8 @@ impl Policy {
             FlowExport::None => false,
             FlowExport::Risky => !flow.risks.is_empty(),
             FlowExport::Sampled => {
-                !flow.risks.is_empty() || fnv(flow.community_id.as_bytes()) % self.flow_sample == 0
+                !flow.risks.is_empty()
+                    || build::fnv1a(&[flow.community_id.as_bytes()]) % self.flow_sample == 0
             }
         }
     }
@@ -142,13 +143,6 @@ fn names(rule: &str, alert: &v1::Alert) -> bool {
     } else {
         rule == alert.rule_key
     }
-}
-
-/// FNV-1a: a stable choice of sampled flows in every run and on every probe.
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h: u64, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -112,18 +112,16 @@ fn l4_name(ip_protocol: u32) -> String {
     }
 }
 
-fn ip_of(bytes: &[u8]) -> Option<IpAddr> {
-    match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
-        16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),
-        _ => None,
-    }
-}
-
 fn key_of(flow: &v1::Flow) -> Option<FlowKey> {
     let (c, s) = (flow.client.as_ref()?, flow.server.as_ref()?);
-    let a = (ip_of(&c.ip)?, u16::try_from(c.port).ok()?);
-    let b = (ip_of(&s.ip)?, u16::try_from(s.port).ok()?);
+    let a = (
+        sonde_proto::ip_from_bytes(&c.ip)?,
+        u16::try_from(c.port).ok()?,
+    );
+    let b = (
+        sonde_proto::ip_from_bytes(&s.ip)?,
+        u16::try_from(s.port).ok()?,
+    );
     let ports = matches!(flow.ip_protocol, 6 | 17 | 132);
     let (a, b) = if ports { (a, b) } else { ((a.0, 0), (b.0, 0)) };
     Some(FlowKey::new(&l4_name(flow.ip_protocol), a, b))

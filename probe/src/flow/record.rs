@@ -11,16 +11,9 @@ use super::table::{DirStats, Flow, FlowKey};
 use crate::classify;
 use crate::decode::proto;
 
-fn ip_bytes(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
-    }
-}
-
 fn endpoint((ip, port): (IpAddr, u16), mac: Option<[u8; 6]>) -> v1::Endpoint {
     v1::Endpoint {
-        ip: ip_bytes(ip),
+        ip: sonde_proto::ip_to_bytes(ip),
         port: u32::from(port),
         mac: mac.map(|m| m.to_vec()).unwrap_or_default(),
     }

@@ -222,10 +222,6 @@ impl HostChecks {
 
 /// FNV-1a of the interface name, mixed with the flow id.
 fn flow_key(interface: &str, flow_id: u64) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in interface.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h ^ flow_id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    crate::alert::build::fnv1a(&[interface.as_bytes()])
+        ^ flow_id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }

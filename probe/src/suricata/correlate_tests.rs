@@ -21,17 +21,13 @@ type End = (IpAddr, u16);
 
 /// Suricata's timestamp form for Unix µs (UTC).
 fn ts(us: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000).unwrap();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+0000",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+0000"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .unwrap()
+        .format(&format)
+        .unwrap()
 }
 
 /// An eve alert line in Suricata's form (as in the Slips sample), parsed by

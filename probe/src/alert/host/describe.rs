@@ -159,10 +159,7 @@ pub(crate) fn finding(
             ev.push(("distinct_hosts", hosts.to_string()));
             ev.push(("top_ports", list(&d.ports)));
             ev.push(("top_victims", list(&d.peers)));
-            let on = match victim {
-                Some(v) => v.to_string(),
-                None => plural(hosts, "host"),
-            };
+            let on = victim.map_or_else(|| plural(hosts, "host"), |v| v.to_string());
             let text = format!("SYN scan from {ip} to {} on {on}", plural(ports, "port"));
             (u64::from(st.attempts_out), text)
         }
@@ -206,10 +203,7 @@ pub(crate) fn finding(
             ev.push(("distinct_hosts", hosts.to_string()));
             ev.push(("top_ports", list(&d.ports)));
             ev.push(("top_victims", list(&d.peers)));
-            let on = match victim {
-                Some(v) => v.to_string(),
-                None => plural(hosts, "host"),
-            };
+            let on = victim.map_or_else(|| plural(hosts, "host"), |v| v.to_string());
             (
                 flows,
                 format!("{label} from {ip} to {} on {on}", plural(ports, "port")),

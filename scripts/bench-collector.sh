@@ -11,7 +11,9 @@ SONDE_ES_STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sonde-bench-es.XXXXXX")
 chmod 755 "$SONDE_ES_STATE_DIR"
 trap 'scripts/elasticsearch.sh stop --all >/dev/null 2>&1 || true; rm -rf "$SONDE_ES_STATE_DIR"' EXIT INT TERM
 
-cargo build --release -q -p sonde-probe -p sonde-integration-tests --example bench_es_output
+# Two builds: with --example, cargo would build only the example, not the probe binary.
+cargo build --release -q -p sonde-probe --bin sonde-probe
+cargo build --release -q -p sonde-integration-tests --example bench_es_output
 scripts/elasticsearch.sh fetch
 scripts/elasticsearch.sh start --mode http --name bench
 SONDE_TEST_ES_HTTP_URL=$(set +u; eval "$(scripts/elasticsearch.sh env --name bench)"; printf '%s' "$SONDE_ES_URL")

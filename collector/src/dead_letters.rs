@@ -73,7 +73,7 @@ pub fn run(
                     "reason": d.reason,
                     "id": d.doc.id,
                     "kind": d.doc.kind.as_str(),
-                    "document": d.doc.body,
+                    "document": d.doc.body(),
                 });
                 writeln!(out, "{line}")?;
             }

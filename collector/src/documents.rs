@@ -6,12 +6,12 @@
 //! the same flow seen by two probes shares it (see [`crate::dedupe`]).
 
 use sha1::{Digest as _, Sha1};
-use sonde_common::ecs::{self, Observer};
+use sonde_common::ecs::{self, Doc, Observer};
 use sonde_proto::v1;
 
-use crate::dedupe::{DedupeSettings, Seen};
-use crate::enrich::Enricher;
-use crate::sink::{DocKind, Document};
+use crate::dedupe::DedupeSettings;
+use crate::enrich::{Enricher, SideIps};
+use crate::sink::{DocKind, Document, FlowKey};
 
 /// The document of a flow record from the probe `identity`, enriched
 /// (GeoIP, AS, `network.direction`).
@@ -26,20 +26,36 @@ pub fn flow(
     enricher: &Enricher,
     dedupe: &DedupeSettings,
 ) -> Document {
-    let mut body = ecs::flow_document(flow, &observer(identity));
+    let observer = observer(identity);
+    let mut fields = ecs::flow_fields(flow, &observer);
     let record = flow_id(identity, flow);
-    let id = if flow.community_id.is_empty() || flow.first_seen_us == 0 {
-        record.clone()
-    } else {
-        crate::dedupe::bucket_flow_id(&flow.community_id, flow.first_seen_us, dedupe)
-    };
-    Seen {
-        observers: vec![identity.to_owned()],
-        record_ids: vec![record],
+    let key = (!flow.community_id.is_empty() && flow.first_seen_us != 0).then(|| FlowKey {
+        observer: identity.to_owned(),
+        record_id: record.clone(),
         first_seen_us: flow.first_seen_us,
-    }
-    .write_into(&mut body);
-    document(body, id, DocKind::Flow, flow.last_seen_us, enricher)
+        community_id: flow.community_id.clone(),
+    });
+    let id = match &key {
+        Some(_) => crate::dedupe::bucket_flow_id(&flow.community_id, flow.first_seen_us, dedupe),
+        None => record.clone(),
+    };
+    fields.put("sonde.flow.observers", vec![identity]);
+    fields.put("sonde.flow.record_ids", vec![record.as_str()]);
+    let side = |e: &Option<v1::Endpoint>| {
+        e.as_ref()
+            .and_then(|e| sonde_proto::ip_from_bytes(&e.ip))
+            .map(|ip| ip.to_canonical())
+    };
+    let (client, server) = (side(&flow.client), side(&flow.server));
+    let ips = SideIps {
+        source: client,
+        destination: server,
+        client,
+        server,
+    };
+    let mut doc = document(fields, id, DocKind::Flow, flow.last_seen_us, ips, enricher);
+    doc.flow = key;
+    doc
 }
 
 /// What turns records into documents: the enrichment and the dedupe
@@ -67,28 +83,32 @@ fn observer(identity: &str) -> Observer {
     }
 }
 
-/// Enriches `body`, writes its id as `event.id` (in every output; written
-/// once here so outputs never copy the body to add it), and wraps it.
+/// Enriches the fields, adds the id as `event.id` (in every output; written
+/// once here so outputs never touch the JSON), and writes the document.
 fn document(
-    mut body: serde_json::Value,
+    mut fields: Doc<'_>,
     id: String,
     kind: DocKind,
     timestamp_us: u64,
+    ips: SideIps,
     enricher: &Enricher,
 ) -> Document {
-    enricher.enrich(&mut body);
-    if let Some(event) = body
-        .as_object_mut()
-        .and_then(|b| b.get_mut("event"))
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        event.insert("id".to_owned(), id.clone().into());
-    }
+    enricher.enrich(&mut fields, ips);
+    let severity = match (kind, fields.get("event.severity")) {
+        (DocKind::Alert, Some(ecs::Leaf::I64(n))) => u64::try_from(*n).ok(),
+        (DocKind::Alert, Some(ecs::Leaf::U64(n))) => Some(*n),
+        _ => None,
+    };
+    fields.put("event.id", id.clone());
+    let mut json = Vec::with_capacity(1536);
+    fields.write_json(&mut json);
     Document {
         id,
         kind,
         timestamp_us,
-        body,
+        json,
+        severity,
+        flow: None,
     }
 }
 
@@ -112,14 +132,16 @@ pub fn flow_id(identity: &str, flow: &v1::Flow) -> String {
 
 /// The document of an alert record from the probe `identity`, enriched.
 pub fn alert(identity: &str, alert: &v1::Alert, enricher: &Enricher) -> Document {
-    let body = ecs::alert_document(alert, &observer(identity));
+    let observer = observer(identity);
+    let fields = ecs::alert_fields(alert, &observer);
     let id = alert_id(identity, alert);
     let time = if alert.last_seen_us > 0 {
         alert.last_seen_us
     } else {
         alert.first_seen_us
     };
-    document(body, id, DocKind::Alert, time, enricher)
+    let ips = SideIps::of(&fields);
+    document(fields, id, DocKind::Alert, time, ips, enricher)
 }
 
 /// SHA-1 over what makes one alert record unique: the probe, the rule, the

@@ -59,11 +59,13 @@ fn corpus(n: usize) -> Vec<Document> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     (0..n)
-        .map(|i| Document {
-            id: format!("bench-{i}"),
-            kind: DocKind::Flow,
-            timestamp_us: 1_795_600_000_000_000,
-            body: bodies[i % bodies.len()].clone(),
+        .map(|i| {
+            Document::from_value(
+                format!("bench-{i}"),
+                DocKind::Flow,
+                1_795_600_000_000_000,
+                bodies[i % bodies.len()].clone(),
+            )
         })
         .collect()
 }
@@ -93,7 +95,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
     let docs = corpus(n);
-    let json_bytes: usize = docs.iter().map(|d| d.body.to_string().len()).sum();
+    let json_bytes: usize = docs.iter().map(|d| d.json.len()).sum();
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let stamp = std::process::id();

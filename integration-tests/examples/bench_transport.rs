@@ -38,7 +38,7 @@ fn record(i: u64, sent_us: u64) -> v1::Record {
         tcp_flags: 0x1b,
     };
     v1::Record {
-        kind: Some(v1::record::Kind::Flow(v1::Flow {
+        kind: Some(v1::record::Kind::Flow(Box::new(v1::Flow {
             interface: "eth0".into(),
             ip_protocol: 6,
             client: Some(v1::Endpoint {
@@ -61,7 +61,7 @@ fn record(i: u64, sent_us: u64) -> v1::Record {
             community_id: format!("1:{i:028}"),
             flow_id: i,
             ..Default::default()
-        })),
+        }))),
     }
 }
 

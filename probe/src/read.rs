@@ -245,7 +245,7 @@ pub fn write_alert(
     out: &mut impl Write,
 ) -> Result<(), ReadError> {
     match emit {
-        Emit::Ecs => serde_json::to_writer(&mut *out, &ecs::alert_document(alert, observer))?,
+        Emit::Ecs => write_doc(&ecs::alert_fields(alert, observer), out)?,
         Emit::Records => serde_json::to_writer(&mut *out, alert)?,
         Emit::None => return Ok(()),
     }
@@ -261,12 +261,19 @@ pub fn write_record(
     out: &mut impl Write,
 ) -> Result<(), ReadError> {
     match emit {
-        Emit::Ecs => serde_json::to_writer(&mut *out, &ecs::flow_document(record, observer))?,
+        Emit::Ecs => write_doc(&ecs::flow_fields(record, observer), out)?,
         Emit::Records => serde_json::to_writer(&mut *out, record)?,
         Emit::None => return Ok(()),
     }
     out.write_all(b"\n")?;
     Ok(())
+}
+
+/// An ECS document, written as the collector writes it.
+fn write_doc(doc: &ecs::Doc<'_>, out: &mut impl Write) -> std::io::Result<()> {
+    let mut json = Vec::with_capacity(1536);
+    doc.write_json(&mut json);
+    out.write_all(&json)
 }
 
 impl Summary {

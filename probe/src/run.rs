@@ -140,11 +140,11 @@ impl Output for ToExporter<'_> {
     type Error = LiveError;
 
     fn flow(&mut self, flow: v1::Flow) -> Result<(), LiveError> {
-        self.send(v1::record::Kind::Flow(flow))
+        self.send(v1::record::Kind::Flow(Box::new(flow)))
     }
 
     fn alert(&mut self, alert: v1::Alert) -> Result<(), LiveError> {
-        self.send(v1::record::Kind::Alert(alert))
+        self.send(v1::record::Kind::Alert(Box::new(alert)))
     }
 }
 

@@ -138,24 +138,17 @@ pub fn mark(doc: &Document, settings: &DedupeSettings) -> Option<Mark> {
     if doc.kind != DocKind::Flow {
         return None;
     }
-    // Only the first entries of a new document's lists matter: read them in
-    // place (this runs for every flow).
-    let flow = doc.body.get("sonde")?.get("flow")?;
-    let first = |key: &str| flow.get(key)?.as_array()?.first()?.as_str();
-    let fallback_id = first("record_ids")?;
+    let key = doc.flow.as_ref()?;
     // A document under its record id (no Community ID, or rewritten as a
     // distinct flow) is not looked up again.
-    if fallback_id == doc.id {
+    if key.record_id == doc.id {
         return None;
     }
-    let observer = first("observers")?;
-    let first_seen_us = parse_rfc3339_us(doc.body.get("event")?.get("start")?.as_str()?)?;
-    let community_id = doc.body.get("network")?.get("community_id")?.as_str()?;
     Some(Mark {
-        observer: observer.to_owned(),
-        fallback_id: fallback_id.to_owned(),
-        first_seen_us,
-        neighbour: neighbour_id(community_id, first_seen_us, settings),
+        observer: key.observer.clone(),
+        fallback_id: key.record_id.clone(),
+        first_seen_us: key.first_seen_us,
+        neighbour: neighbour_id(&key.community_id, key.first_seen_us, settings),
     })
 }
 
@@ -254,19 +247,23 @@ pub fn judge(existing: &Seen, new: &Mark, settings: &DedupeSettings) -> Verdict 
     }
 }
 
-/// `doc` rewritten under its per-probe record id (a distinct flow).
+/// `doc` rewritten under its per-probe record id (a distinct flow; rare, so
+/// the JSON is read back and written again).
 pub fn under_own_id(doc: &Document, mark: &Mark) -> Document {
-    let mut doc = doc.clone();
-    doc.id.clone_from(&mark.fallback_id);
-    if let Some(event) = doc.body.get_mut("event").and_then(Value::as_object_mut) {
+    let mut body = doc.body();
+    if let Some(event) = body.get_mut("event").and_then(Value::as_object_mut) {
         event.insert("id".into(), mark.fallback_id.clone().into());
     }
-    doc
+    Document {
+        id: mark.fallback_id.clone(),
+        json: serde_json::to_vec(&body).unwrap_or_default(),
+        ..doc.clone()
+    }
 }
 
 /// Unix microseconds of an RFC 3339 UTC time as sonde writes it
 /// (`2026-11-25T10:00:00.123456Z`, any number of fraction digits).
-fn parse_rfc3339_us(text: &str) -> Option<u64> {
+pub(crate) fn parse_rfc3339_us(text: &str) -> Option<u64> {
     let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
     let mut d = date.splitn(3, '-');
     let year: i32 = d.next()?.parse().ok()?;

@@ -46,11 +46,11 @@ fn the_same_flow_from_two_observers_has_one_id() {
     other.interface = "mirror1".into();
     let b = doc("probe-b", &other);
     assert_eq!(a.id, b.id);
-    assert_eq!(a.body["event"]["id"], a.id.as_str());
-    assert_eq!(a.body["sonde"]["flow"]["observers"][0], "probe-a");
+    assert_eq!(a.body()["event"]["id"], a.id.as_str());
+    assert_eq!(a.body()["sonde"]["flow"]["observers"][0], "probe-a");
     assert_ne!(
-        a.body["sonde"]["flow"]["record_ids"][0],
-        b.body["sonde"]["flow"]["record_ids"][0]
+        a.body()["sonde"]["flow"]["record_ids"][0],
+        b.body()["sonde"]["flow"]["record_ids"][0]
     );
 }
 
@@ -70,13 +70,13 @@ fn a_flow_without_community_id_or_start_keeps_its_record_id() {
     r.community_id.clear();
     let d = doc("probe-a", &r);
     assert_eq!(
-        d.body["sonde"]["flow"]["record_ids"][0],
+        d.body()["sonde"]["flow"]["record_ids"][0],
         d.id.as_str(),
         "{d:?}"
     );
     assert!(mark(&d, &settings()).is_none());
     let d = doc("probe-a", &record(0, 7));
-    assert_eq!(d.body["sonde"]["flow"]["record_ids"][0], d.id.as_str());
+    assert_eq!(d.body()["sonde"]["flow"]["record_ids"][0], d.id.as_str());
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn starts_near_a_boundary_name_the_neighbouring_bucket() {
 fn judging_tells_resends_merges_and_distinct_flows_apart() {
     let s = settings();
     let a = doc("probe-a", &record(T0 + 10_000_000, 7));
-    let seen = Seen::of(&a.body).unwrap();
+    let seen = Seen::of(&a.body()).unwrap();
     assert_eq!(seen.first_seen_us, T0 + 10_000_000);
     let resend = mark(&a, &s).unwrap();
     assert_eq!(judge(&seen, &resend, &s), Verdict::Resend);
@@ -124,7 +124,7 @@ fn a_distinct_flow_is_rewritten_under_its_record_id() {
     let m = mark(&d, &settings()).unwrap();
     let own = under_own_id(&d, &m);
     assert_eq!(own.id, m.fallback_id);
-    assert_eq!(own.body["event"]["id"], m.fallback_id.as_str());
+    assert_eq!(own.body()["event"]["id"], m.fallback_id.as_str());
     assert!(mark(&own, &settings()).is_none());
 }
 

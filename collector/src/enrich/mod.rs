@@ -1,8 +1,9 @@
 //! Enrichment of flow documents: GeoIP location, autonomous system and
 //! network direction, added by the collector after the ECS mapping.
 //!
-//! Input: an ECS flow document (`serde_json::Value`) with `source.ip` and
-//! `destination.ip` as strings (`client.*`/`server.*` mirror them), MaxMind DB
+//! Input: the fields of an ECS document under construction ([`Doc`]) and
+//! the addresses of its sides ([`SideIps`]: `source`, `destination`, and
+//! their mirrors `client`/`server` when present), MaxMind DB
 //! files named in `[enrich]` and the operator's `local_networks`.
 //! Output, in place, following ECS 8.17 and Elastic's GeoIP processor (see
 //! its expected documents in testdata/suricata/elastic-integrations):
@@ -33,8 +34,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sonde_common::config::{Problems, require_path};
+use sonde_common::ecs::{Doc, Leaf};
 
 use mmdb::{Database, Kind};
 use network::LocalNetworks;
@@ -146,37 +148,33 @@ impl Enricher {
     }
 
     /// Adds geo, AS and direction fields to an ECS flow document in place.
-    pub fn enrich(&self, doc: &mut Value) {
-        let Some(doc) = doc.as_object_mut() else {
-            return;
-        };
-        let source = side_ip(doc, "source");
-        let destination = side_ip(doc, "destination");
-        if let (Some(s), Some(d)) = (source, destination) {
+    pub fn enrich(&self, doc: &mut Doc<'_>, ips: SideIps) {
+        if let (Some(s), Some(d)) = (ips.source, ips.destination) {
             if let Some(direction) = self.inner.local.direction(s, d) {
-                set_direction(doc, direction);
+                doc.put("network.direction", direction);
             }
         }
         if self.inner.geo.is_none() && self.inner.asn.is_none() {
             return;
         }
-        let src = source.map(|ip| self.lookup(ip)).unwrap_or_default();
-        let dst = destination.map(|ip| self.lookup(ip)).unwrap_or_default();
-        for mirror in ["client", "server"] {
-            let Some(ip) = side_ip(doc, mirror) else {
-                continue;
-            };
-            let found = if Some(ip) == source {
+        let src = ips.source.map(|ip| self.lookup(ip)).unwrap_or_default();
+        let dst = ips
+            .destination
+            .map(|ip| self.lookup(ip))
+            .unwrap_or_default();
+        for (ip, paths) in [(ips.client, CLIENT), (ips.server, SERVER)] {
+            let Some(ip) = ip else { continue };
+            let found = if Some(ip) == ips.source {
                 src.clone()
-            } else if Some(ip) == destination {
+            } else if Some(ip) == ips.destination {
                 dst.clone()
             } else {
                 self.lookup(ip)
             };
-            found.apply(doc, mirror);
+            found.apply(doc, paths);
         }
-        src.apply(doc, "source");
-        dst.apply(doc, "destination");
+        src.apply(doc, SOURCE);
+        dst.apply(doc, DESTINATION);
     }
 
     fn lookup(&self, ip: IpAddr) -> Found {
@@ -202,30 +200,44 @@ struct Found {
 }
 
 impl Found {
-    fn apply(self, doc: &mut Map<String, Value>, side: &str) {
-        let Some(side) = doc.get_mut(side).and_then(Value::as_object_mut) else {
-            return;
-        };
+    fn apply(self, doc: &mut Doc<'_>, (geo_path, as_path): (&'static str, &'static str)) {
         if let Some(geo) = self.geo {
-            side.insert("geo".to_owned(), geo);
+            doc.put(geo_path, geo);
         }
         if let Some(asn) = self.asn {
-            side.insert("as".to_owned(), asn);
+            doc.put(as_path, asn);
         }
     }
 }
 
-/// `<side>.ip` as an address; IPv4-mapped IPv6 becomes IPv4.
-fn side_ip(doc: &Map<String, Value>, side: &str) -> Option<IpAddr> {
-    let ip = doc.get(side)?.get("ip")?.as_str()?;
-    ip.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+const SOURCE: (&str, &str) = ("source.geo", "source.as");
+const DESTINATION: (&str, &str) = ("destination.geo", "destination.as");
+const CLIENT: (&str, &str) = ("client.geo", "client.as");
+const SERVER: (&str, &str) = ("server.geo", "server.as");
+
+/// The addresses of a document's sides, as its `<side>.ip` fields hold them;
+/// IPv4-mapped IPv6 becomes IPv4.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SideIps {
+    pub source: Option<IpAddr>,
+    pub destination: Option<IpAddr>,
+    pub client: Option<IpAddr>,
+    pub server: Option<IpAddr>,
 }
 
-fn set_direction(doc: &mut Map<String, Value>, direction: &'static str) {
-    let network = doc
-        .entry("network")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Some(network) = network.as_object_mut() {
-        network.insert("direction".to_owned(), direction.into());
+impl SideIps {
+    /// Read back from the document's fields (alerts, where the flow context
+    /// and the attacker/victim both may give the source).
+    pub fn of(doc: &Doc<'_>) -> SideIps {
+        let ip = |path: &str| match doc.get(path) {
+            Some(Leaf::Str(text)) => text.parse::<IpAddr>().ok().map(|ip| ip.to_canonical()),
+            _ => None,
+        };
+        SideIps {
+            source: ip("source.ip"),
+            destination: ip("destination.ip"),
+            client: ip("client.ip"),
+            server: ip("server.ip"),
+        }
     }
 }

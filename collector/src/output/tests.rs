@@ -110,11 +110,13 @@ impl Sink for FakeSink {
 
 fn docs(range: std::ops::Range<u32>) -> Vec<Document> {
     range
-        .map(|n| Document {
-            id: format!("d{n}"),
-            kind: DocKind::Flow,
-            timestamp_us: u64::from(n),
-            body: json!({"n": n}),
+        .map(|n| {
+            Document::from_value(
+                format!("d{n}"),
+                DocKind::Flow,
+                u64::from(n),
+                json!({"n": n}),
+            )
         })
         .collect()
 }

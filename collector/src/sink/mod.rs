@@ -26,18 +26,164 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-/// One ECS document ready for an output.
+/// One ECS document ready for an output: its JSON, written once when the
+/// record was mapped, and the few facts outputs need without reading it back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
-    /// Deterministic id (the Elasticsearch `_id`); also written by file and
-    /// syslog sinks as `event.id`.
+    /// Deterministic id (the Elasticsearch `_id`); also in the JSON as `event.id`.
     pub id: String,
     pub kind: DocKind,
     /// Event time, Unix microseconds (the syslog TIMESTAMP). File names use the
     /// wall clock instead, so that they sort in the order files were written.
     pub timestamp_us: u64,
-    /// The ECS object.
-    pub body: Value,
+    /// The ECS object, compact JSON (see [`Document::from_value`] for the
+    /// invariant on `event.id`).
+    pub json: Vec<u8>,
+    /// `event.severity` of an alert (the syslog severity).
+    pub severity: Option<u64>,
+    /// What cross-probe dedupe needs of a flow document; None for alerts and
+    /// for flows without a Community ID.
+    pub flow: Option<FlowKey>,
+}
+
+/// The dedupe facts of a flow document (see [`crate::dedupe`]): the first of
+/// its `sonde.flow.observers` and `sonde.flow.record_ids`, `event.start`,
+/// and `network.community_id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowKey {
+    pub observer: String,
+    pub record_id: String,
+    pub first_seen_us: u64,
+    pub community_id: String,
+}
+
+impl Document {
+    /// A document from a JSON value (tests, tools): `event.id` is added when
+    /// the body is an object without one, and the facts outputs need are
+    /// read from the body.
+    pub fn from_value(id: String, kind: DocKind, timestamp_us: u64, mut body: Value) -> Document {
+        if let Value::Object(fields) = &mut body {
+            let event = fields
+                .entry("event")
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            // A non-object `event` is malformed ECS; leave it for the reader to see.
+            if let Value::Object(event) = event {
+                event
+                    .entry("id")
+                    .or_insert_with(|| Value::String(id.clone()));
+            }
+        }
+        // Serialising a `Value` cannot fail (its keys are strings), and
+        // what it writes reads back.
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        Document::from_json(id, kind, timestamp_us, json).unwrap_or_else(|(_, doc)| doc)
+    }
+
+    /// A document from its JSON as written before (the spool): the facts
+    /// outputs need are read from it without building a tree. Bytes that are
+    /// not JSON are an error (with the document, facts unset).
+    pub fn from_json(
+        id: String,
+        kind: DocKind,
+        timestamp_us: u64,
+        json: Vec<u8>,
+    ) -> Result<Document, (serde_json::Error, Document)> {
+        let facts = match serde_json::from_slice::<Facts<'_>>(&json) {
+            Ok(facts) => Ok(facts),
+            // Valid JSON of another shape (a non-object body, a field of an
+            // unexpected type): no facts, as reading the fields would give.
+            Err(e) => match serde_json::from_slice::<serde::de::IgnoredAny>(&json) {
+                Ok(_) => Ok(Facts::default()),
+                Err(_) => Err(e),
+            },
+        };
+        let (severity, flow, error) = match facts {
+            Ok(facts) => (
+                facts.severity().filter(|_| kind == DocKind::Alert),
+                facts.flow_key().filter(|_| kind == DocKind::Flow),
+                None,
+            ),
+            Err(e) => (None, None, Some(e)),
+        };
+        let doc = Document {
+            id,
+            kind,
+            timestamp_us,
+            json,
+            severity,
+            flow,
+        };
+        match error {
+            None => Ok(doc),
+            Some(e) => Err((e, doc)),
+        }
+    }
+
+    /// The JSON read back as a value (tests, dead letters, rare paths).
+    pub fn body(&self) -> Value {
+        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
+    }
+}
+
+/// The few fields of a document's JSON that outputs need, read in one pass
+/// that skips everything else.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Facts<'a> {
+    #[serde(borrow)]
+    event: Option<EventFacts<'a>>,
+    #[serde(borrow)]
+    network: Option<NetworkFacts<'a>>,
+    #[serde(borrow)]
+    sonde: Option<SondeFacts<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct EventFacts<'a> {
+    severity: Option<u64>,
+    #[serde(borrow)]
+    start: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct NetworkFacts<'a> {
+    #[serde(borrow)]
+    community_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct SondeFacts<'a> {
+    #[serde(borrow)]
+    flow: Option<SondeFlowFacts<'a>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct SondeFlowFacts<'a> {
+    #[serde(borrow)]
+    observers: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    record_ids: Vec<Cow<'a, str>>,
+}
+
+impl Facts<'_> {
+    fn severity(&self) -> Option<u64> {
+        self.event.as_ref()?.severity
+    }
+
+    fn flow_key(&self) -> Option<FlowKey> {
+        let flow = self.sonde.as_ref()?.flow.as_ref()?;
+        let event = self.event.as_ref()?;
+        Some(FlowKey {
+            observer: flow.observers.first()?.to_string(),
+            record_id: flow.record_ids.first()?.to_string(),
+            first_seen_us: crate::dedupe::parse_rfc3339_us(event.start.as_deref()?)?,
+            community_id: self.network.as_ref()?.community_id.as_deref()?.to_owned(),
+        })
+    }
 }
 
 /// Which record a document comes from; outputs keep them apart.
@@ -127,48 +273,26 @@ pub trait Sink: Send {
 }
 
 /// The JSON a file or syslog sink writes for `doc`: its body, compact, with
-/// the document id as ECS `event.id` unless the body already has one.
+/// the document id as ECS `event.id`.
 ///
 /// A body that is not a JSON object is not an ECS document: the error is the
 /// reason to reject it.
-pub(crate) fn ecs_json(doc: &Document) -> Result<Vec<u8>, String> {
-    let Value::Object(fields) = &doc.body else {
-        return Err(format!(
-            "document {} is not a JSON object (got {})",
-            doc.id,
-            json_type(&doc.body)
-        ));
-    };
-    let body = match fields.get("event") {
-        // A non-object `event` is malformed ECS; leave it for the reader to see.
-        Some(Value::Object(event)) if event.contains_key("id") => Cow::Borrowed(&doc.body),
-        Some(Value::Object(_)) | None => {
-            let mut owned = doc.body.clone();
-            if let Value::Object(fields) = &mut owned {
-                let event = fields
-                    .entry("event")
-                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
-                if let Value::Object(event) = event {
-                    event.insert("id".to_owned(), Value::String(doc.id.clone()));
-                }
-            }
-            Cow::Owned(owned)
-        }
-        Some(_) => Cow::Borrowed(&doc.body),
-    };
-    serde_json::to_vec(body.as_ref())
-        .map_err(|e| format!("document {} cannot be serialised: {e}", doc.id))
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+pub(crate) fn ecs_json(doc: &Document) -> Result<&[u8], String> {
+    if doc.json.first() == Some(&b'{') {
+        return Ok(&doc.json);
     }
+    let got = match doc.json.first() {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(_) => "a number",
+        None => "nothing",
+    };
+    Err(format!(
+        "document {} is not a JSON object (got {got})",
+        doc.id
+    ))
 }
 
 /// UTC calendar fields of a Unix time in microseconds, or None when the time is
@@ -185,12 +309,7 @@ mod tests {
     use super::*;
 
     fn doc(body: Value) -> Document {
-        Document {
-            id: "abc".into(),
-            kind: DocKind::Flow,
-            timestamp_us: 0,
-            body,
-        }
+        Document::from_value("abc".into(), DocKind::Flow, 0, body)
     }
 
     fn parsed(doc: &Document) -> Value {

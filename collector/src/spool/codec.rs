@@ -57,8 +57,7 @@ fn encode_doc(out: &mut Vec<u8>, doc: &Document) {
     });
     out.extend_from_slice(&doc.timestamp_us.to_be_bytes());
     put_bytes(out, doc.id.as_bytes());
-    // Serialising a `Value` cannot fail (its keys are strings).
-    put_bytes(out, &serde_json::to_vec(&doc.body).unwrap_or_default());
+    put_bytes(out, &doc.json);
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -151,14 +150,9 @@ impl<'a> Reader<'a> {
         };
         let timestamp_us = self.u64()?;
         let id = self.string("id")?;
-        let body =
-            serde_json::from_slice(self.bytes()?).map_err(|e| DecodeError::Json(e.to_string()))?;
-        Ok(Document {
-            id,
-            kind,
-            timestamp_us,
-            body,
-        })
+        let json = self.bytes()?.to_vec();
+        Document::from_json(id, kind, timestamp_us, json)
+            .map_err(|(e, _)| DecodeError::Json(e.to_string()))
     }
 
     fn end(&self) -> Result<(), DecodeError> {

@@ -3,12 +3,12 @@ use serde_json::json;
 use super::*;
 
 fn doc(kind: DocKind, n: u64) -> Document {
-    Document {
-        id: format!("{}-{n}", kind.as_str()),
+    Document::from_value(
+        format!("{}-{n}", kind.as_str()),
         kind,
-        timestamp_us: 1_700_000_000_000_000 + n,
-        body: json!({"n": n, "pad": "x".repeat(200)}),
-    }
+        1_700_000_000_000_000 + n,
+        json!({"n": n, "pad": "x".repeat(200)}),
+    )
 }
 
 fn flows(range: std::ops::Range<u64>) -> Vec<Document> {

@@ -149,12 +149,12 @@ fn dead_letters_can_be_listed_shown_resent_and_purged() {
             (1, "400: mapper_parsing_exception: source.ip"),
             (2, "413: too large"),
         ] {
-            let doc = Document {
-                id: format!("doc-{n}"),
-                kind: DocKind::Flow,
-                timestamp_us: 1,
-                body: serde_json::json!({"source": {"ip": "not-an-ip"}, "n": n}),
-            };
+            let doc = Document::from_value(
+                format!("doc-{n}"),
+                DocKind::Flow,
+                1,
+                serde_json::json!({"source": {"ip": "not-an-ip"}, "n": n}),
+            );
             spool.dead_letter(&doc, reason).unwrap();
         }
         spool.flush().unwrap();

@@ -232,11 +232,13 @@ fn settings(url: &str, auth: Auth) -> EsSettings {
 
 fn docs(n: u32) -> Vec<Document> {
     (0..n)
-        .map(|i| Document {
-            id: format!("doc-{i}"),
-            kind: DocKind::Flow,
-            timestamp_us: 1_795_600_000_000_000,
-            body: json!({"n": i}),
+        .map(|i| {
+            Document::from_value(
+                format!("doc-{i}"),
+                DocKind::Flow,
+                1_795_600_000_000_000,
+                json!({"n": i}),
+            )
         })
         .collect()
 }

@@ -20,30 +20,29 @@ fn config(dir: &Path) -> NdjsonConfig {
 }
 
 fn flow(i: u64) -> Document {
-    Document {
-        id: format!("flow-{i}"),
-        kind: DocKind::Flow,
-        timestamp_us: 1_714_564_800_000_000 + i,
-        body: json!({
+    Document::from_value(
+        format!("flow-{i}"),
+        DocKind::Flow,
+        1_714_564_800_000_000 + i,
+        json!({
             "event": {"kind": "event", "dataset": "sonde.conn"},
             "source": {"ip": "10.0.0.1", "port": 40000 + i},
-            "destination": {"ip": "10.0.0.2", "port": 443},
-        }),
-    }
+            "destination": {"ip": "10.0.0.2", "port": 443}}),
+    )
 }
 
 fn alert(i: u64) -> Document {
-    Document {
-        id: format!("alert-{i}"),
-        kind: DocKind::Alert,
-        timestamp_us: 1_714_564_800_000_000 + i,
-        body: json!({"event": {"kind": "alert", "severity": 4}, "tags": ["alert"]}),
-    }
+    Document::from_value(
+        format!("alert-{i}"),
+        DocKind::Alert,
+        1_714_564_800_000_000 + i,
+        json!({"event": {"kind": "alert", "severity": 4}, "tags": ["alert"]}),
+    )
 }
 
 /// The body a reader finds in the file: with the id as `event.id`.
 fn expected(doc: &Document) -> Value {
-    let mut body = doc.body.clone();
+    let mut body = doc.body();
     body["event"]["id"] = json!(doc.id);
     body
 }
@@ -114,12 +113,15 @@ async fn documents_are_written_one_per_line_and_read_back() {
 async fn ids_appear_in_event_id_and_an_existing_event_id_is_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let mut sink = NdjsonSink::new(config(tmp.path())).unwrap();
-    let mut own = flow(2);
-    own.body["event"]["id"] = json!("set-by-mapping");
-    let bare = Document {
-        body: json!({"network": {"transport": "udp"}}),
-        ..flow(3)
-    };
+    let mut body = flow(2).body();
+    body["event"]["id"] = json!("set-by-mapping");
+    let own = Document::from_value("flow-2".into(), DocKind::Flow, 1, body);
+    let bare = Document::from_value(
+        "flow-3".into(),
+        DocKind::Flow,
+        1,
+        json!({"network": {"transport": "udp"}}),
+    );
     sink.deliver(&[flow(1), own, bare]).await.unwrap();
 
     let ids: Vec<Value> = lines(&files(tmp.path(), "flow"))
@@ -136,10 +138,7 @@ async fn ids_appear_in_event_id_and_an_existing_event_id_is_kept() {
 async fn a_body_that_is_not_an_object_is_rejected_and_the_rest_written() {
     let tmp = tempfile::tempdir().unwrap();
     let mut sink = NdjsonSink::new(config(tmp.path())).unwrap();
-    let broken = Document {
-        body: json!("not ecs"),
-        ..flow(2)
-    };
+    let broken = Document::from_value("flow-2".into(), DocKind::Flow, 1, json!("not ecs"));
     let outcomes = sink.deliver(&[flow(1), broken, flow(3)]).await.unwrap();
 
     assert_eq!(outcomes[0], Outcome::Accepted);
@@ -373,12 +372,12 @@ async fn a_partial_line_left_by_a_crash_is_cut_when_the_sink_starts() {
     };
     {
         let mut sink = sonde_collector::sink::NdjsonSink::new(config()).unwrap();
-        let doc = sonde_collector::sink::Document {
-            id: "a".into(),
-            kind: sonde_collector::sink::DocKind::Flow,
-            timestamp_us: 1,
-            body: serde_json::json!({"n": 1}),
-        };
+        let doc = sonde_collector::sink::Document::from_value(
+            "a".into(),
+            sonde_collector::sink::DocKind::Flow,
+            1,
+            serde_json::json!({"n": 1}),
+        );
         use sonde_collector::sink::Sink as _;
         sink.deliver(&[doc]).await.unwrap();
     }

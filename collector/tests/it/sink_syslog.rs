@@ -23,28 +23,27 @@ const TIMESTAMP_US: u64 = 1_714_564_800_000_001;
 const WAIT: Duration = Duration::from_secs(5);
 
 fn flow(i: u64) -> Document {
-    Document {
-        id: format!("flow-{i}"),
-        kind: DocKind::Flow,
-        timestamp_us: TIMESTAMP_US,
-        body: json!({
+    Document::from_value(
+        format!("flow-{i}"),
+        DocKind::Flow,
+        TIMESTAMP_US,
+        json!({
             "event": {"kind": "event", "dataset": "sonde.conn"},
-            "source": {"ip": "10.0.0.1", "port": 40000 + i},
-        }),
-    }
+            "source": {"ip": "10.0.0.1", "port": 40000 + i}}),
+    )
 }
 
 fn alert(severity: u64) -> Document {
-    Document {
-        id: format!("alert-{severity}"),
-        kind: DocKind::Alert,
-        timestamp_us: TIMESTAMP_US,
-        body: json!({"event": {"kind": "alert", "severity": severity}, "tags": ["alert"]}),
-    }
+    Document::from_value(
+        format!("alert-{severity}"),
+        DocKind::Alert,
+        TIMESTAMP_US,
+        json!({"event": {"kind": "alert", "severity": severity}, "tags": ["alert"]}),
+    )
 }
 
 fn expected(doc: &Document) -> Value {
-    let mut body = doc.body.clone();
+    let mut body = doc.body();
     body["event"]["id"] = json!(doc.id);
     body
 }
@@ -117,8 +116,9 @@ async fn an_oversize_udp_document_is_rejected_and_the_rest_sent() {
         ..config(server.local_addr().unwrap(), SyslogTransport::Udp)
     };
     let mut sink = SyslogSink::new(cfg).unwrap();
-    let mut big = flow(2);
-    big.body["sonde"] = json!({"padding": "x".repeat(1000)});
+    let mut body = flow(2).body();
+    body["sonde"] = json!({"padding": "x".repeat(1000)});
+    let big = Document::from_value("flow-2".into(), DocKind::Flow, TIMESTAMP_US, body);
     let outcomes = sink.deliver(&[flow(1), big, flow(3)]).await.unwrap();
 
     assert_eq!(outcomes[0], Outcome::Accepted);

@@ -15,19 +15,25 @@ use sonde_proto::v1::{Alert, AlertSource, EntityKind, Lifecycle, Severity};
 
 use super::doc::Doc;
 use super::values::{self, long, rfc3339_us};
-use super::{ECS_VERSION, Observer, flow_document, put_observer};
+use super::{ECS_VERSION, Observer, flow_fields, put_observer};
 
 /// Maps an alert record to its ECS document.
 pub fn alert_document(alert: &Alert, observer: &Observer) -> Value {
-    // The flow context first, without what describes the flow as an event.
-    let mut doc = match alert.flow.as_ref().map(|f| flow_document(f, observer)) {
-        Some(Value::Object(mut map)) => {
-            for key in ["@timestamp", "event", "ecs"] {
-                map.remove(key);
-            }
-            Doc::from_map(map)
+    alert_fields(alert, observer).into_value()
+}
+
+/// The fields of an alert record's ECS document, borrowing from the record:
+/// callers may add their own before writing it ([`Doc::write_json`]).
+pub fn alert_fields<'a>(alert: &'a Alert, observer: &'a Observer) -> Doc<'a> {
+    // The flow context first, without what describes the flow as an event:
+    // its fields are put first, so they win over the alert's own.
+    let mut doc = match alert.flow.as_ref() {
+        Some(flow) => {
+            let mut doc = flow_fields(flow, observer);
+            doc.remove_roots(&["@timestamp", "event", "ecs"]);
+            doc
         }
-        _ => Doc::default(),
+        None => Doc::default(),
     };
     let first = rfc3339_us(alert.first_seen_us);
     let last = rfc3339_us(alert.last_seen_us);
@@ -55,7 +61,7 @@ pub fn alert_document(alert: &Alert, observer: &Observer) -> Value {
     doc.put_opt("event.start", first.clone());
     doc.put_opt("event.end", last.clone());
     doc.put("tags", vec!["alert"]);
-    doc.put_str("message", &one_line(&alert.message));
+    doc.put_str("message", one_line(&alert.message));
 
     doc.put_str("rule.id", &alert.rule_key);
     if !alert.rule_key.trim().is_empty() {
@@ -155,7 +161,7 @@ pub fn alert_document(alert: &Alert, observer: &Observer) -> Value {
         .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
         .collect();
     doc.put_list("sonde.alert.signatures", signatures);
-    doc.into_value()
+    doc
 }
 
 /// A stable UUID for a rule key (name-based, SHA-1, as RFC 9562 version 5

@@ -12,7 +12,7 @@ use super::values::rfc3339_us;
 /// index mapping, and Elasticsearch refuses documents past its field limit.
 const MAX_EXTRA: usize = 64;
 
-pub(super) fn put_l7(doc: &mut Doc, l7: &L7) {
+pub(super) fn put_l7<'a>(doc: &mut Doc<'a>, l7: &'a L7) {
     let protocol = l7.protocol.trim();
     // nDPI says "Unknown" when it could not classify; that is no protocol.
     let protocol = if protocol.eq_ignore_ascii_case("unknown") {
@@ -21,15 +21,15 @@ pub(super) fn put_l7(doc: &mut Doc, l7: &L7) {
         protocol
     };
     let application = l7.application.trim();
-    doc.put_str("network.protocol", &protocol.to_lowercase());
-    doc.put_str("network.application", &application.to_lowercase());
+    doc.put_str("network.protocol", protocol.to_lowercase());
+    doc.put_str("network.application", application.to_lowercase());
     // nDPI's own notation, e.g. "TLS.Amazon", for those who search by it.
     let name = match (protocol.is_empty(), application.is_empty()) {
         (false, false) => format!("{protocol}.{application}"),
         (false, true) => protocol.to_owned(),
         _ => application.to_owned(),
     };
-    doc.put_str("sonde.l7.name", &name);
+    doc.put_str("sonde.l7.name", name);
     doc.put_str("sonde.l7.category", &l7.category);
 
     if let Some(tls) = &l7.tls {
@@ -50,7 +50,7 @@ pub(super) fn put_l7(doc: &mut Doc, l7: &L7) {
     put_extra(doc, l7);
 }
 
-fn put_tls(doc: &mut Doc, tls: &TlsInfo, protocol: &str) {
+fn put_tls<'a>(doc: &mut Doc<'a>, tls: &'a TlsInfo, protocol: &str) {
     doc.put_str("tls.client.server_name", &tls.sni);
     let version = tls.negotiated_version.trim();
     if !version.is_empty() {
@@ -100,7 +100,7 @@ fn put_tls(doc: &mut Doc, tls: &TlsInfo, protocol: &str) {
 /// What the probe keeps in `extra` for TLS that has an ECS home: the ALPN
 /// the server chose (ECS's `tls.next_protocol` is the negotiated one, so it
 /// replaces the client's first offer) and the certificate's names.
-fn put_tls_extra(doc: &mut Doc, l7: &L7) {
+fn put_tls_extra<'a>(doc: &mut Doc<'a>, l7: &'a L7) {
     if let Some(alpn) = l7.extra.get("tls.negotiated_alpn").map(|a| a.trim())
         && !alpn.is_empty()
     {
@@ -116,7 +116,7 @@ fn put_tls_extra(doc: &mut Doc, l7: &L7) {
     }
 }
 
-fn put_dns(doc: &mut Doc, dns: &DnsInfo) {
+fn put_dns<'a>(doc: &mut Doc<'a>, dns: &'a DnsInfo) {
     let response = dns.response_code.trim();
     // proto3 cannot tell transaction id 0 from unset, so the record counts as
     // DNS (and the id as real) only when something else was parsed.
@@ -162,7 +162,7 @@ fn put_dns(doc: &mut Doc, dns: &DnsInfo) {
     doc.put_list("dns.resolved_ip", resolved);
 }
 
-fn put_http(doc: &mut Doc, http: &HttpInfo) {
+fn put_http<'a>(doc: &mut Doc<'a>, http: &'a HttpInfo) {
     doc.put_str("http.request.method", &http.method);
     if (100..=999).contains(&http.status) {
         doc.put("http.response.status_code", http.status);
@@ -178,7 +178,7 @@ fn put_http(doc: &mut Doc, http: &HttpInfo) {
     doc.put_str("http.version", version);
     // The media type without parameters ("text/html; charset=utf-8").
     let mime = http.content_type.split(';').next().unwrap_or_default();
-    doc.put_str("http.response.mime_type", &mime.trim().to_ascii_lowercase());
+    doc.put_str("http.response.mime_type", mime.trim().to_ascii_lowercase());
     let (host, port) = split_host_port(http.host.trim());
     doc.put_str("url.domain", host);
     doc.put_opt("url.port", port);
@@ -234,12 +234,12 @@ fn path_and_query(target: &str) -> (&str, &str) {
 /// both). Keys are lowercased and stripped to `[a-z0-9_]`; keys left without
 /// a letter or digit are dropped, and in sorted key order the first of two
 /// keys that end up equal wins, so output is deterministic.
-fn put_extra(doc: &mut Doc, l7: &L7) {
+fn put_extra<'a>(doc: &mut Doc<'a>, l7: &'a L7) {
     let mut entries: Vec<(&String, &String)> = l7.extra.iter().collect();
     entries.sort();
-    let mut written = 0;
+    let mut written: Vec<String> = Vec::new();
     for (key, value) in entries {
-        if written == MAX_EXTRA {
+        if written.len() == MAX_EXTRA {
             break;
         }
         let key: String = key
@@ -251,12 +251,14 @@ fn put_extra(doc: &mut Doc, l7: &L7) {
             .filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
             .collect();
         let value = value.trim();
-        if !key.bytes().any(|b| b.is_ascii_alphanumeric()) || value.is_empty() {
+        if !key.bytes().any(|b| b.is_ascii_alphanumeric())
+            || value.is_empty()
+            || written.contains(&key)
+        {
             continue;
         }
-        if doc.put(&format!("sonde.l7.extra.{key}"), value) {
-            written += 1;
-        }
+        doc.put(format!("sonde.l7.extra.{key}"), value);
+        written.push(key);
     }
 }
 

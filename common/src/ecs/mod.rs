@@ -33,8 +33,8 @@ use std::net::IpAddr;
 use serde_json::Value;
 use sonde_proto::v1::{Direction, Flow};
 
-pub use alert::alert_document;
-use doc::Doc;
+pub use alert::{alert_document, alert_fields};
+pub use doc::{Doc, Leaf};
 use values::{long, rfc3339_us};
 
 /// The ECS version the documents follow (`ecs.version`).
@@ -51,6 +51,12 @@ pub struct Observer {
 
 /// Maps a flow record to its ECS document (a JSON object).
 pub fn flow_document(flow: &Flow, observer: &Observer) -> Value {
+    flow_fields(flow, observer).into_value()
+}
+
+/// The fields of a flow record's ECS document, borrowing from the record:
+/// callers may add their own before writing it ([`Doc::write_json`]).
+pub fn flow_fields<'a>(flow: &'a Flow, observer: &'a Observer) -> Doc<'a> {
     let mut doc = Doc::default();
     let counters = Counters::of(flow);
     put_event(&mut doc, flow);
@@ -62,7 +68,7 @@ pub fn flow_document(flow: &Flow, observer: &Observer) -> Value {
     if let Some(l7) = &flow.l7 {
         l7::put_l7(&mut doc, l7);
     }
-    doc.into_value()
+    doc
 }
 
 /// Both directions' counters, or none: when the record has counters for one
@@ -92,7 +98,7 @@ impl<'a> Counters<'a> {
     }
 }
 
-fn put_event(doc: &mut Doc, flow: &Flow) {
+fn put_event(doc: &mut Doc<'_>, flow: &Flow) {
     let start = rfc3339_us(flow.first_seen_us);
     let end = rfc3339_us(flow.last_seen_us);
     // Data streams reject documents without @timestamp, so a record without a
@@ -119,19 +125,36 @@ fn put_event(doc: &mut Doc, flow: &Flow) {
     doc.put_opt("event.end", end);
 }
 
-fn put_endpoints(doc: &mut Doc, flow: &Flow, counters: Option<Counters<'_>>) {
+/// The fields of one endpoint under one name (`source` or its mirror `client`).
+struct EndpointPaths {
+    ip: &'static str,
+    port: &'static str,
+    mac: &'static str,
+    bytes: &'static str,
+    packets: &'static str,
+}
+
+macro_rules! endpoint_paths {
+    ($name:literal) => {
+        EndpointPaths {
+            ip: concat!($name, ".ip"),
+            port: concat!($name, ".port"),
+            mac: concat!($name, ".mac"),
+            bytes: concat!($name, ".bytes"),
+            packets: concat!($name, ".packets"),
+        }
+    };
+}
+
+const CLIENT_NAMES: [EndpointPaths; 2] = [endpoint_paths!("source"), endpoint_paths!("client")];
+const SERVER_NAMES: [EndpointPaths; 2] =
+    [endpoint_paths!("destination"), endpoint_paths!("server")];
+
+fn put_endpoints(doc: &mut Doc<'_>, flow: &Flow, counters: Option<Counters<'_>>) {
     let ports = values::has_ports(flow.ip_protocol);
     let sides = [
-        (
-            ["source", "client"],
-            &flow.client,
-            counters.map(|c| c.client),
-        ),
-        (
-            ["destination", "server"],
-            &flow.server,
-            counters.map(|c| c.server),
-        ),
+        (&CLIENT_NAMES, &flow.client, counters.map(|c| c.client)),
+        (&SERVER_NAMES, &flow.server, counters.map(|c| c.server)),
     ];
     let mut related: Vec<String> = Vec::new();
     for (names, endpoint, direction) in sides {
@@ -143,13 +166,13 @@ fn put_endpoints(doc: &mut Doc, flow: &Flow, counters: Option<Counters<'_>>) {
             .filter(|_| ports)
             .and_then(|e| u16::try_from(e.port).ok());
         let mac = endpoint.and_then(|e| values::mac(&e.mac));
-        for name in names {
-            doc.put_opt(&format!("{name}.ip"), ip.clone());
-            doc.put_opt(&format!("{name}.port"), port);
-            doc.put_opt(&format!("{name}.mac"), mac.clone());
+        for paths in names {
+            doc.put_opt(paths.ip, ip.clone());
+            doc.put_opt(paths.port, port);
+            doc.put_opt(paths.mac, mac.clone());
             if let Some(d) = direction {
-                doc.put(&format!("{name}.bytes"), long(d.bytes));
-                doc.put(&format!("{name}.packets"), long(d.packets));
+                doc.put(paths.bytes, long(d.bytes));
+                doc.put(paths.packets, long(d.packets));
             }
         }
         if let Some(ip) = ip.filter(|ip| !related.contains(ip)) {
@@ -159,7 +182,7 @@ fn put_endpoints(doc: &mut Doc, flow: &Flow, counters: Option<Counters<'_>>) {
     doc.put_list("related.ip", related);
 }
 
-fn put_network(doc: &mut Doc, flow: &Flow, counters: Option<Counters<'_>>) {
+fn put_network<'a>(doc: &mut Doc<'a>, flow: &'a Flow, counters: Option<Counters<'_>>) {
     if let Some(transport) = values::transport(flow.ip_protocol) {
         doc.put("network.transport", transport);
         // ECS types the IANA number as a keyword.
@@ -192,7 +215,7 @@ fn put_network(doc: &mut Doc, flow: &Flow, counters: Option<Counters<'_>>) {
 /// `connection.*` is not ECS: it is where SO's ingest pipeline puts Zeek's
 /// conn.log state and history, and sonde fills it the same way so SO's
 /// connection dashboards show sonde flows beside Zeek's.
-fn put_connection(doc: &mut Doc, flow: &Flow) {
+fn put_connection<'a>(doc: &mut Doc<'a>, flow: &'a Flow) {
     let state = flow.conn_state.trim();
     doc.put_str("connection.state", state);
     doc.put_opt(
@@ -203,10 +226,10 @@ fn put_connection(doc: &mut Doc, flow: &Flow) {
 }
 
 /// The probe (`observer.*`) and the interface that saw the traffic.
-fn put_observer(doc: &mut Doc, observer: &Observer, interface: &str) {
-    doc.put_str("observer.name", &observer.name);
+fn put_observer<'a>(doc: &mut Doc<'a>, observer: &'a Observer, interface: &'a str) {
+    doc.put_str("observer.name", observer.name.as_str());
     if let Some(hostname) = &observer.hostname {
-        doc.put_str("observer.hostname", hostname);
+        doc.put_str("observer.hostname", hostname.as_str());
     }
     doc.put("observer.type", "sensor");
     doc.put("observer.vendor", "sonde");
@@ -214,7 +237,7 @@ fn put_observer(doc: &mut Doc, observer: &Observer, interface: &str) {
     doc.put_str("observer.ingress.interface.name", interface);
 }
 
-fn put_sonde_flow(doc: &mut Doc, flow: &Flow, counters: Option<Counters<'_>>) {
+fn put_sonde_flow<'a>(doc: &mut Doc<'a>, flow: &'a Flow, counters: Option<Counters<'_>>) {
     // A keyword: probes may use all 64 bits, beyond the range of a `long`.
     if flow.flow_id != 0 {
         doc.put("sonde.flow.id", flow.flow_id.to_string());
@@ -257,24 +280,33 @@ fn put_sonde_flow(doc: &mut Doc, flow: &Flow, counters: Option<Counters<'_>>) {
         doc.put_opt("sonde.flow.rtt.server_us", nonzero(tcp.rtt_server_us));
         let sides = [
             (
-                "retransmissions",
+                [
+                    "sonde.flow.retransmissions.client",
+                    "sonde.flow.retransmissions.server",
+                ],
                 tcp.client_retransmissions,
                 tcp.server_retransmissions,
             ),
             (
-                "out_of_order",
+                [
+                    "sonde.flow.out_of_order.client",
+                    "sonde.flow.out_of_order.server",
+                ],
                 tcp.client_out_of_order,
                 tcp.server_out_of_order,
             ),
             (
-                "zero_windows",
+                [
+                    "sonde.flow.zero_windows.client",
+                    "sonde.flow.zero_windows.server",
+                ],
                 tcp.client_zero_windows,
                 tcp.server_zero_windows,
             ),
         ];
-        for (name, client, server) in sides {
-            doc.put(&format!("sonde.flow.{name}.client"), long(client));
-            doc.put(&format!("sonde.flow.{name}.server"), long(server));
+        for ([client_path, server_path], client, server) in sides {
+            doc.put(client_path, long(client));
+            doc.put(server_path, long(server));
         }
         // The ratio is undefined without payload; JSON has no NaN.
         let payload = counters.map_or(0, |c| {
@@ -293,10 +325,10 @@ fn put_sonde_flow(doc: &mut Doc, flow: &Flow, counters: Option<Counters<'_>>) {
         .filter(|r| !r.name.trim().is_empty())
         .map(|r| {
             let mut risk = Doc::default();
-            risk.put_str("name", &r.name);
+            risk.put_str("name", r.name.as_str());
             risk.put_opt("severity", values::severity(r.severity));
             risk.put_opt("score", nonzero(u64::from(r.score)));
-            risk.put_str("info", &r.info);
+            risk.put_str("info", r.info.as_str());
             risk.into_value()
         })
         .collect();

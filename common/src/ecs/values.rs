@@ -29,16 +29,24 @@ pub(super) fn rfc3339_us(us: u64) -> Option<String> {
     if !(0..=9999).contains(&t.year()) {
         return None;
     }
-    Some(format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    ))
+    // Written digit by digit: this runs for every date of every document.
+    let mut text = String::with_capacity(27);
+    let mut digits = |value: u32, width: u32, after: char| {
+        for place in (0..width).rev() {
+            let digit = (value / 10u32.pow(place)) % 10;
+            text.push(char::from(b'0' + digit as u8));
+        }
+        text.push(after);
+    };
+    // The year is within 0..=9999 (checked above).
+    digits(t.year().unsigned_abs(), 4, '-');
+    digits(u32::from(u8::from(t.month())), 2, '-');
+    digits(u32::from(t.day()), 2, 'T');
+    digits(u32::from(t.hour()), 2, ':');
+    digits(u32::from(t.minute()), 2, ':');
+    digits(u32::from(t.second()), 2, '.');
+    digits(t.microsecond(), 6, 'Z');
+    Some(text)
 }
 
 /// Network-order address bytes: 4 for IPv4, 16 for IPv6, anything else invalid.

@@ -389,7 +389,8 @@ async fn flows_that_share_a_community_id_within_the_window_are_all_kept() {
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
     for d in da.iter().chain(&db) {
-        let record = d.body["sonde"]["flow"]["record_ids"][0].as_str().unwrap();
+        let body = d.body();
+        let record = body["sonde"]["flow"]["record_ids"][0].as_str().unwrap();
         assert!(listed.contains(record), "record {record} was lost");
     }
     // ...each of probe-a's records is a document of its own...

@@ -76,11 +76,13 @@ fn flow_documents(pcap: &str) -> Vec<Document> {
     read_documents(&testdata(pcap), "branch-es")
         .into_iter()
         .enumerate()
-        .map(|(i, body)| Document {
-            id: format!("it-{i}"),
-            kind: DocKind::Flow,
-            timestamp_us: 1_795_600_000_000_000,
-            body,
+        .map(|(i, body)| {
+            Document::from_value(
+                format!("it-{i}"),
+                DocKind::Flow,
+                1_795_600_000_000_000,
+                body,
+            )
         })
         .collect()
 }
@@ -146,9 +148,10 @@ async fn a_document_elasticsearch_cannot_parse_is_rejected_with_its_reason() {
     let (flows, alerts) = names();
     let mut sink = EsSink::new(settings(&node, &flows, &alerts, dir.path())).unwrap();
     let mut docs = flow_documents("community-id/zeek/pcaps/http-get.pcap");
-    let mut bad = docs[0].clone();
-    bad.id = "it-bad".into();
-    bad.body["source"]["ip"] = json!("not-an-ip");
+    let mut body = docs[0].body();
+    body["source"]["ip"] = json!("not-an-ip");
+    body["event"]["id"] = json!("it-bad");
+    let bad = Document::from_value("it-bad".into(), DocKind::Flow, docs[0].timestamp_us, body);
     docs.push(bad);
     let outcomes = sink.deliver(&docs).await.unwrap();
     let (last, rest) = outcomes.split_last().unwrap();
@@ -499,7 +502,7 @@ fn alerts_reach_their_own_data_stream_as_security_onion_alerts() {
     let summary = runtime.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tx.send(v1::Record {
-            kind: Some(v1::record::Kind::Alert(alert)),
+            kind: Some(v1::record::Kind::Alert(Box::new(alert))),
         })
         .await
         .unwrap();

@@ -176,7 +176,7 @@ fn garbage_and_oversized_messages_are_refused_without_harm() {
     let summary = runtime.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         tx.send(v1::Record {
-            kind: Some(v1::record::Kind::Flow(huge)),
+            kind: Some(v1::record::Kind::Flow(Box::new(huge))),
         })
         .await
         .unwrap();
@@ -289,7 +289,7 @@ fn streams_are_closed_at_their_age_limit_and_the_probe_reconnects_without_loss()
                     ..Default::default()
                 };
                 tx.send(v1::Record {
-                    kind: Some(v1::record::Kind::Flow(flow)),
+                    kind: Some(v1::record::Kind::Flow(Box::new(flow))),
                 })
                 .await
                 .unwrap();

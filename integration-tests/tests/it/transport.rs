@@ -684,7 +684,7 @@ fn a_batch_claiming_another_observer_is_refused_and_nothing_is_written() {
             ..Default::default()
         };
         tx.send(v1::Record {
-            kind: Some(v1::record::Kind::Flow(flow)),
+            kind: Some(v1::record::Kind::Flow(Box::new(flow))),
         })
         .await
         .unwrap();

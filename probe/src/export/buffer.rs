@@ -185,19 +185,19 @@ mod tests {
 
     fn flow(id: u64) -> v1::Record {
         v1::Record {
-            kind: Some(v1::record::Kind::Flow(v1::Flow {
+            kind: Some(v1::record::Kind::Flow(Box::new(v1::Flow {
                 flow_id: id,
                 ..Default::default()
-            })),
+            }))),
         }
     }
 
     fn alert(key: &str) -> v1::Record {
         v1::Record {
-            kind: Some(v1::record::Kind::Alert(v1::Alert {
+            kind: Some(v1::record::Kind::Alert(Box::new(v1::Alert {
                 rule_key: key.into(),
                 ..Default::default()
-            })),
+            }))),
         }
     }
 

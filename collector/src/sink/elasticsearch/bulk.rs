@@ -29,7 +29,7 @@ pub(super) fn append(out: &mut Vec<u8>, doc: &Document, flows: &Target, alerts: 
     // Serialising a `Value` cannot fail.
     let _ = serde_json::to_writer(&mut *out, &action);
     out.push(b'\n');
-    let _ = serde_json::to_writer(&mut *out, &doc.body);
+    out.extend_from_slice(&doc.json);
     out.push(b'\n');
 }
 
@@ -181,12 +181,13 @@ mod tests {
     use super::*;
 
     fn doc(n: u64, kind: DocKind) -> Document {
-        Document {
-            id: format!("id-{n}"),
+        // 2025-11-25T10:00:00Z
+        Document::from_value(
+            format!("id-{n}"),
             kind,
-            timestamp_us: 1_764_064_800_000_000, // 2025-11-25T10:00:00Z
-            body: json!({"n": n}),
-        }
+            1_764_064_800_000_000,
+            json!({"n": n}),
+        )
     }
 
     fn targets() -> (Target, Target) {
@@ -211,9 +212,9 @@ mod tests {
             lines,
             [
                 json!({"create": {"_index": "logs-sonde.conn-so", "_id": "id-1"}}),
-                json!({"n": 1}),
+                json!({"n": 1, "event": {"id": "id-1"}}),
                 json!({"create": {"_index": "so-alerts-2025.11.25", "_id": "id-2"}}),
-                json!({"n": 2}),
+                json!({"n": 2, "event": {"id": "id-2"}}),
             ]
         );
         assert!(text.ends_with('\n'));

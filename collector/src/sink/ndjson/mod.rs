@@ -108,7 +108,9 @@ impl Sink for NdjsonSink {
         let mut lines: Vec<(DocKind, Vec<u8>)> = Vec::with_capacity(docs.len());
         for doc in docs {
             match ecs_json(doc) {
-                Ok(mut line) => {
+                Ok(json) => {
+                    let mut line = Vec::with_capacity(json.len() + 1);
+                    line.extend_from_slice(json);
                     line.push(b'\n');
                     lines.push((doc.kind, line));
                     outcomes.push(Outcome::Accepted);

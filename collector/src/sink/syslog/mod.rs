@@ -33,7 +33,6 @@ mod transport;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
 use tracing::info;
 
 use self::transport::{Connection, Connector};
@@ -258,7 +257,7 @@ impl Header {
             doc.kind.as_str(),
         );
         let mut message = head.into_bytes();
-        message.extend_from_slice(&json);
+        message.extend_from_slice(json);
         Ok(message)
     }
 }
@@ -267,7 +266,7 @@ impl Header {
 fn severity(doc: &Document) -> u8 {
     match doc.kind {
         DocKind::Flow => 6,
-        DocKind::Alert => match doc.body.pointer("/event/severity").and_then(Value::as_u64) {
+        DocKind::Alert => match doc.severity {
             Some(1) => 5,
             Some(2) => 4,
             Some(3) => 3,
@@ -279,7 +278,7 @@ fn severity(doc: &Document) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -292,12 +291,12 @@ mod tests {
     }
 
     fn alert(severity: Value) -> Document {
-        Document {
-            id: "a1".into(),
-            kind: DocKind::Alert,
-            timestamp_us: 1_714_564_800_000_001,
-            body: json!({"event": {"severity": severity}}),
-        }
+        Document::from_value(
+            "a1".into(),
+            DocKind::Alert,
+            1_714_564_800_000_001,
+            json!({"event": {"severity": severity}}),
+        )
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn document(
         id,
         kind,
         timestamp_us,
-        json,
+        json: json.into(),
         severity,
         flow: None,
     }

@@ -256,7 +256,7 @@ pub fn under_own_id(doc: &Document, mark: &Mark) -> Document {
     }
     Document {
         id: mark.fallback_id.clone(),
-        json: serde_json::to_vec(&body).unwrap_or_default(),
+        json: serde_json::to_vec(&body).unwrap_or_default().into(),
         ..doc.clone()
     }
 }

@@ -7,7 +7,9 @@
 //! them), counted as evictions (`sonde_collector_dedupe_evictions_total`) when
 //! the capacity forces them out earlier.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 use sonde_common::telemetry::names;

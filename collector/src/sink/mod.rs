@@ -24,6 +24,7 @@ pub use syslog::{SyslogConfig, SyslogSink, SyslogTransport};
 use std::borrow::Cow;
 use std::path::PathBuf;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 /// One ECS document ready for an output: its JSON, written once when the
@@ -36,9 +37,9 @@ pub struct Document {
     /// Event time, Unix microseconds (the syslog TIMESTAMP). File names use the
     /// wall clock instead, so that they sort in the order files were written.
     pub timestamp_us: u64,
-    /// The ECS object, compact JSON (see [`Document::from_value`] for the
-    /// invariant on `event.id`).
-    pub json: Vec<u8>,
+    /// The ECS object, compact JSON with the id as `event.id`; shared, so
+    /// outputs and retries hold it without copying.
+    pub json: Bytes,
     /// `event.severity` of an alert (the syslog severity).
     pub severity: Option<u64>,
     /// What cross-probe dedupe needs of a flow document; None for alerts and
@@ -109,7 +110,7 @@ impl Document {
             id,
             kind,
             timestamp_us,
-            json,
+            json: Bytes::from(json),
             severity,
             flow,
         };

@@ -89,6 +89,13 @@ pub struct Doc<'a> {
 }
 
 impl<'a> Doc<'a> {
+    /// An empty document with room for `fields` fields.
+    pub fn with_capacity(fields: usize) -> Self {
+        Doc {
+            fields: Vec::with_capacity(fields),
+        }
+    }
+
     /// Puts `value` at `path` (see the module for who wins a clash). False
     /// when the path has an empty segment and is refused.
     pub fn put(&mut self, path: impl Into<Cow<'static, str>>, value: impl Into<Leaf<'a>>) -> bool {
@@ -402,7 +409,7 @@ impl Plan {
 /// records of a few dozen shapes, and a cached plan spares sorting the
 /// paths and writing the keys of every document. Bounded: cleared when full.
 struct Plans {
-    by_shape: std::collections::HashMap<Vec<(usize, usize)>, Plan>,
+    by_shape: hashbrown::HashMap<Vec<(usize, usize)>, Plan>,
 }
 
 const MAX_PLANS: usize = 512;
@@ -418,7 +425,7 @@ impl Plans {
 
 thread_local! {
     static PLANS: std::cell::RefCell<Plans> = std::cell::RefCell::new(Plans {
-        by_shape: std::collections::HashMap::new(),
+        by_shape: hashbrown::HashMap::new(),
     });
 }
 

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use bytes::Bytes;
 use tracing::{error, warn};
 
 use super::NdjsonConfig;
@@ -101,7 +102,8 @@ impl Writer {
 
     /// Appends `lines` (each ending in a newline) and makes them durable, or
     /// leaves every file as it was before the call.
-    pub(super) fn write_batch(&mut self, lines: &[(DocKind, Vec<u8>)]) -> Result<(), SinkError> {
+    /// Writes `lines` (documents without their newline).
+    pub(super) fn write_batch(&mut self, lines: &[(DocKind, Bytes)]) -> Result<(), SinkError> {
         for files in &mut self.kinds {
             if let Some(current) = &mut files.current {
                 current.origin = Origin::Existing(current.len);
@@ -130,13 +132,13 @@ impl Writer {
     /// `retired` (still open, for sync or rollback). True if a file was created.
     fn append(
         &mut self,
-        lines: &[(DocKind, Vec<u8>)],
+        lines: &[(DocKind, Bytes)],
         retired: &mut Vec<(usize, OpenFile)>,
     ) -> Result<bool, SinkError> {
         let mut created = false;
         for (kind, line) in lines {
             let slot = slot(*kind);
-            let len = u64::try_from(line.len()).unwrap_or(u64::MAX);
+            let len = u64::try_from(line.len() + 1).unwrap_or(u64::MAX);
             let rotate = self.kinds[slot]
                 .current
                 .as_ref()
@@ -158,6 +160,7 @@ impl Writer {
             };
             let current = self.kinds[slot].current.insert(current);
             current.pending.extend_from_slice(line);
+            current.pending.push(b'\n');
             current.len = current.len.saturating_add(len);
             if current.pending.len() >= WRITE_CHUNK {
                 current.write_pending()?;

@@ -33,6 +33,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use self::files::Writer;
+use bytes::Bytes;
+
 use super::{DocKind, Document, Outcome, Sink, SinkError, ecs_json};
 
 /// Where and how the NDJSON sink writes.
@@ -105,14 +107,11 @@ impl Sink for NdjsonSink {
 
     async fn deliver(&mut self, docs: &[Document]) -> Result<Vec<Outcome>, SinkError> {
         let mut outcomes = Vec::with_capacity(docs.len());
-        let mut lines: Vec<(DocKind, Vec<u8>)> = Vec::with_capacity(docs.len());
+        let mut lines: Vec<(DocKind, Bytes)> = Vec::with_capacity(docs.len());
         for doc in docs {
             match ecs_json(doc) {
-                Ok(json) => {
-                    let mut line = Vec::with_capacity(json.len() + 1);
-                    line.extend_from_slice(json);
-                    line.push(b'\n');
-                    lines.push((doc.kind, line));
+                Ok(_) => {
+                    lines.push((doc.kind, doc.json.clone()));
                     outcomes.push(Outcome::Accepted);
                 }
                 Err(reason) => outcomes.push(Outcome::Rejected { reason }),

@@ -127,7 +127,7 @@ pub fn flow_id(identity: &str, flow: &v1::Flow) -> String {
     }
     h.update(flow.flow_id.to_be_bytes());
     h.update(flow.first_seen_us.to_be_bytes());
-    hex::encode(h.finalize())
+    crate::dedupe::sha1_hex(h)
 }
 
 /// The document of an alert record from the probe `identity`, enriched.
@@ -169,5 +169,5 @@ pub fn alert_id(identity: &str, alert: &v1::Alert) -> String {
     ] {
         h.update(n.to_be_bytes());
     }
-    hex::encode(h.finalize())
+    crate::dedupe::sha1_hex(h)
 }

@@ -117,7 +117,16 @@ fn bucket_id(community_id: &str, bucket: u64) -> String {
     h.update((community_id.len() as u64).to_be_bytes());
     h.update(community_id.as_bytes());
     h.update(bucket.to_be_bytes());
-    hex::encode(h.finalize())
+    sha1_hex(h)
+}
+
+/// The SHA-1 digest as 40 lowercase hex digits (ids are made for every
+/// record: written in one go, not character by character).
+pub(crate) fn sha1_hex(h: Sha1) -> String {
+    let mut text = [0u8; 40];
+    // 20 bytes always fit 40 digits; both lengths are fixed.
+    let _ = hex::encode_to_slice(h.finalize(), &mut text);
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// What a new flow document says about itself, read from its body.

@@ -230,6 +230,7 @@ impl SideIps {
     /// and the attacker/victim both may give the source).
     pub fn of(doc: &Doc<'_>) -> SideIps {
         let ip = |path: &str| match doc.get(path) {
+            Some(Leaf::Ip(ip)) => Some(ip.to_canonical()),
             Some(Leaf::Str(text)) => text.parse::<IpAddr>().ok().map(|ip| ip.to_canonical()),
             _ => None,
         };

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use sha1::{Digest as _, Sha1};
 use sonde_proto::v1::{Alert, AlertSource, EntityKind, Lifecycle, Severity};
 
-use super::doc::Doc;
-use super::values::{self, long, rfc3339_us};
+use super::doc::{Doc, Leaf};
+use super::values::{self, long};
 use super::{ECS_VERSION, Observer, flow_fields, put_observer};
 
 /// Maps an alert record to its ECS document.
@@ -35,8 +35,8 @@ pub fn alert_fields<'a>(alert: &'a Alert, observer: &'a Observer) -> Doc<'a> {
         }
         None => Doc::default(),
     };
-    let first = rfc3339_us(alert.first_seen_us);
-    let last = rfc3339_us(alert.last_seen_us);
+    let first = Leaf::time(alert.first_seen_us);
+    let last = Leaf::time(alert.last_seen_us);
     doc.put_opt("@timestamp", last.clone().or_else(|| first.clone()));
     doc.put("ecs.version", ECS_VERSION);
     doc.put("event.kind", "alert");
@@ -48,7 +48,7 @@ pub fn alert_fields<'a>(alert: &'a Alert, observer: &'a Observer) -> Doc<'a> {
         category.push("intrusion_detection");
     }
     doc.put("event.category", category);
-    doc.put("event.type", vec!["info"]);
+    doc.put("event.type", Leaf::Strs(&["info"]));
     if let Ok(severity) = Severity::try_from(alert.severity)
         && severity != Severity::Unspecified
     {
@@ -60,7 +60,7 @@ pub fn alert_fields<'a>(alert: &'a Alert, observer: &'a Observer) -> Doc<'a> {
     }
     doc.put_opt("event.start", first.clone());
     doc.put_opt("event.end", last.clone());
-    doc.put("tags", vec!["alert"]);
+    doc.put("tags", Leaf::Strs(&["alert"]));
     doc.put_str("message", one_line(&alert.message));
 
     doc.put_str("rule.id", &alert.rule_key);
@@ -79,11 +79,11 @@ pub fn alert_fields<'a>(alert: &'a Alert, observer: &'a Observer) -> Doc<'a> {
     );
 
     // Attacker and victim, when the flow did not already give the endpoints.
-    let attacker = values::ip(&alert.attacker_ip).map(|a| a.to_string());
-    let victim = values::ip(&alert.victim_ip).map(|a| a.to_string());
-    doc.put_opt("source.ip", attacker.clone());
-    doc.put_opt("destination.ip", victim.clone());
-    let mut related: Vec<String> = Vec::new();
+    let attacker = values::ip(&alert.attacker_ip);
+    let victim = values::ip(&alert.victim_ip);
+    doc.put_opt("source.ip", attacker);
+    doc.put_opt("destination.ip", victim);
+    let mut related: Vec<std::net::IpAddr> = Vec::new();
     for ip in [attacker, victim].into_iter().flatten() {
         if !related.contains(&ip) {
             related.push(ip);

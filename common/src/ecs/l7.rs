@@ -5,8 +5,7 @@
 
 use sonde_proto::v1::{DnsInfo, HttpInfo, L7, TlsInfo};
 
-use super::doc::Doc;
-use super::values::rfc3339_us;
+use super::doc::{Doc, Leaf};
 
 /// Most `l7.extra` entries indexed per document: each one is a field in the
 /// index mapping, and Elasticsearch refuses documents past its field limit.
@@ -87,9 +86,9 @@ fn put_tls<'a>(doc: &mut Doc<'a>, tls: &'a TlsInfo, protocol: &str) {
     doc.put_str("tls.server.issuer", &tls.server_issuer);
     doc.put_opt(
         "tls.server.not_before",
-        rfc3339_us(tls.server_not_before_us),
+        Leaf::time(tls.server_not_before_us),
     );
-    doc.put_opt("tls.server.not_after", rfc3339_us(tls.server_not_after_us));
+    doc.put_opt("tls.server.not_after", Leaf::time(tls.server_not_after_us));
     let sha1 = tls.server_sha1.trim();
     if sha1.len() == 40 && sha1.bytes().all(|b| b.is_ascii_hexdigit()) {
         // ECS wants hashes in uppercase, as its example shows.
@@ -126,7 +125,7 @@ fn put_dns<'a>(doc: &mut Doc<'a>, dns: &'a DnsInfo) {
     doc.put_str("dns.question.name", &dns.query);
     doc.put_str("dns.question.type", &dns.query_type);
     doc.put_str("dns.response_code", response);
-    doc.put("dns.id", dns.transaction_id.to_string());
+    doc.put("dns.id", Leaf::Digits(u64::from(dns.transaction_id)));
     doc.put(
         "dns.type",
         if response.is_empty() {

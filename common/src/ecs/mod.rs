@@ -35,7 +35,7 @@ use sonde_proto::v1::{Direction, Flow};
 
 pub use alert::{alert_document, alert_fields};
 pub use doc::{Doc, Leaf};
-use values::{long, rfc3339_us};
+use values::long;
 
 /// The ECS version the documents follow (`ecs.version`).
 pub const ECS_VERSION: &str = "8.17.0";
@@ -100,19 +100,19 @@ impl<'a> Counters<'a> {
 }
 
 fn put_event(doc: &mut Doc<'_>, flow: &Flow) {
-    let start = rfc3339_us(flow.first_seen_us);
-    let end = rfc3339_us(flow.last_seen_us);
+    let start = Leaf::time(flow.first_seen_us);
+    let end = Leaf::time(flow.last_seen_us);
     // Data streams reject documents without @timestamp, so a record without a
     // usable end falls back to its start; with neither, the collector decides.
     doc.put_opt("@timestamp", end.clone().or_else(|| start.clone()));
     doc.put("ecs.version", ECS_VERSION);
     doc.put("event.kind", "event");
-    doc.put("event.category", vec!["network"]);
+    doc.put("event.category", Leaf::Strs(&["network"]));
     // An interim record reports a flow that goes on: it has not ended.
     let types = if flow.interim {
-        vec!["connection"]
+        Leaf::Strs(&["connection"])
     } else {
-        vec!["connection", "end"]
+        Leaf::Strs(&["connection", "end"])
     };
     doc.put("event.type", types);
     doc.put("event.module", "sonde");
@@ -157,18 +157,16 @@ fn put_endpoints(doc: &mut Doc<'_>, flow: &Flow, counters: Option<Counters<'_>>)
         (&CLIENT_NAMES, &flow.client, counters.map(|c| c.client)),
         (&SERVER_NAMES, &flow.server, counters.map(|c| c.server)),
     ];
-    let mut related: Vec<String> = Vec::new();
+    let mut related: Vec<IpAddr> = Vec::with_capacity(2);
     for (names, endpoint, direction) in sides {
         let endpoint = endpoint.as_ref();
-        let ip = endpoint
-            .and_then(|e| values::ip(&e.ip))
-            .map(|a| a.to_string());
+        let ip = endpoint.and_then(|e| values::ip(&e.ip));
         let port = endpoint
             .filter(|_| ports)
             .and_then(|e| u16::try_from(e.port).ok());
         let mac = endpoint.and_then(|e| values::mac(&e.mac));
         for paths in names {
-            doc.put_opt(paths.ip, ip.clone());
+            doc.put_opt(paths.ip, ip);
             doc.put_opt(paths.port, port);
             doc.put_opt(paths.mac, mac.clone());
             if let Some(d) = direction {
@@ -187,7 +185,10 @@ fn put_network<'a>(doc: &mut Doc<'a>, flow: &'a Flow, counters: Option<Counters<
     if let Some(transport) = values::transport(flow.ip_protocol) {
         doc.put("network.transport", transport);
         // ECS types the IANA number as a keyword.
-        doc.put("network.iana_number", flow.ip_protocol.to_string());
+        doc.put(
+            "network.iana_number",
+            Leaf::Digits(u64::from(flow.ip_protocol)),
+        );
     }
     let address = [&flow.client, &flow.server]
         .into_iter()
@@ -209,7 +210,7 @@ fn put_network<'a>(doc: &mut Doc<'a>, flow: &'a Flow, counters: Option<Counters<
     }
     // 802.1Q ids are 12 bits; 0 means untagged. ECS types the id as a keyword.
     if (1..=4095).contains(&flow.vlan_id) {
-        doc.put("network.vlan.id", flow.vlan_id.to_string());
+        doc.put("network.vlan.id", Leaf::Digits(u64::from(flow.vlan_id)));
     }
 }
 
@@ -241,7 +242,7 @@ fn put_observer<'a>(doc: &mut Doc<'a>, observer: &'a Observer, interface: &'a st
 fn put_sonde_flow<'a>(doc: &mut Doc<'a>, flow: &'a Flow, counters: Option<Counters<'_>>) {
     // A keyword: probes may use all 64 bits, beyond the range of a `long`.
     if flow.flow_id != 0 {
-        doc.put("sonde.flow.id", flow.flow_id.to_string());
+        doc.put("sonde.flow.id", Leaf::Digits(flow.flow_id));
     }
     doc.put_opt("sonde.flow.end_reason", values::end_reason(flow.end_reason));
     doc.put("sonde.flow.interim", flow.interim);

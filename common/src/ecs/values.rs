@@ -3,6 +3,7 @@
 //! returns `None` for input it cannot represent faithfully, so the caller
 //! omits the field instead of indexing garbage.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use sonde_proto::v1::{EndReason, Severity};
@@ -21,32 +22,40 @@ pub(super) fn long(value: u64) -> u64 {
 /// (`2026-11-25T10:00:00.123456Z`). `None` for 0 (unset) and for instants
 /// past year 9999, which RFC 3339's four-digit year cannot express.
 pub(super) fn rfc3339_us(us: u64) -> Option<String> {
+    let mut text = Vec::with_capacity(27);
+    write_rfc3339_us(us, &mut text).then(|| String::from_utf8_lossy(&text).into_owned())
+}
+
+/// Appends [`rfc3339_us`]'s text to `out`; false (nothing written) where it
+/// gives `None`. Digit by digit: this runs for every date of every document.
+pub(super) fn write_rfc3339_us(us: u64, out: &mut Vec<u8>) -> bool {
     if us == 0 {
-        return None;
+        return false;
     }
-    let nanos = i128::from(us).checked_mul(1000)?;
-    let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
+    let Some(t) = i128::from(us)
+        .checked_mul(1000)
+        .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
+    else {
+        return false;
+    };
     if !(0..=9999).contains(&t.year()) {
-        return None;
+        return false;
     }
-    // Written digit by digit: this runs for every date of every document.
-    let mut text = String::with_capacity(27);
-    let mut digits = |value: u32, width: u32, after: char| {
+    let mut digits = |value: u32, width: u32, after: u8| {
         for place in (0..width).rev() {
             let digit = (value / 10u32.pow(place)) % 10;
-            text.push(char::from(b'0' + digit as u8));
+            out.push(b'0' + digit as u8);
         }
-        text.push(after);
+        out.push(after);
     };
-    // The year is within 0..=9999 (checked above).
-    digits(t.year().unsigned_abs(), 4, '-');
-    digits(u32::from(u8::from(t.month())), 2, '-');
-    digits(u32::from(t.day()), 2, 'T');
-    digits(u32::from(t.hour()), 2, ':');
-    digits(u32::from(t.minute()), 2, ':');
-    digits(u32::from(t.second()), 2, '.');
-    digits(t.microsecond(), 6, 'Z');
-    Some(text)
+    digits(t.year().unsigned_abs(), 4, b'-');
+    digits(u32::from(u8::from(t.month())), 2, b'-');
+    digits(u32::from(t.day()), 2, b'T');
+    digits(u32::from(t.hour()), 2, b':');
+    digits(u32::from(t.minute()), 2, b':');
+    digits(u32::from(t.second()), 2, b'.');
+    digits(t.microsecond(), 6, b'Z');
+    true
 }
 
 /// Network-order address bytes: 4 for IPv4, 16 for IPv6, anything else invalid.
@@ -65,7 +74,7 @@ pub(super) fn mac(bytes: &[u8]) -> Option<String> {
 /// ECS `network.transport`: the IANA protocol keyword in lowercase
 /// (`ipv6-icmp`, as ECS's own example), else the number itself. `None` for
 /// 0 (unset in proto3) and for values that are not 8-bit protocol numbers.
-pub(super) fn transport(ip_protocol: u32) -> Option<String> {
+pub(super) fn transport(ip_protocol: u32) -> Option<Cow<'static, str>> {
     let name = match ip_protocol {
         0 | 256.. => return None,
         1 => "icmp",
@@ -86,9 +95,9 @@ pub(super) fn transport(ip_protocol: u32) -> Option<String> {
         115 => "l2tp",
         132 => "sctp",
         136 => "udplite",
-        other => return Some(other.to_string()),
+        other => return Some(Cow::Owned(other.to_string())),
     };
-    Some(name.to_owned())
+    Some(Cow::Borrowed(name))
 }
 
 /// Whether the protocol has ports (the only ones whose `Endpoint.port` is a port).

@@ -52,7 +52,7 @@ fn tcp_flow(i: u64) -> v1::Flow {
 
 fn tls_flow(i: u64) -> v1::Flow {
     v1::Flow {
-        l7: Some(v1::L7 {
+        l7: Some(Box::new(v1::L7 {
             protocol: "TLS".into(),
             application: "Amazon".into(),
             category: "Web".into(),
@@ -67,7 +67,7 @@ fn tls_flow(i: u64) -> v1::Flow {
                 ..Default::default()
             }),
             ..Default::default()
-        }),
+        })),
         risks: vec![v1::FlowRisk {
             name: "Known Proto on Non Std Port".into(),
             severity: 2,

@@ -16,9 +16,10 @@
 //! outcome: if it was not delivered, neither is the duplicate (`Retry`), so
 //! it is judged again when the spool resends it.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
+use hashbrown::HashMap;
 use sonde_common::telemetry::names;
 use tracing::{debug, info};
 
@@ -84,7 +85,7 @@ impl<S: Sink> Deduped<S> {
         let mut plans: Vec<Plan> = Vec::with_capacity(docs.len());
         let mut pass: Vec<Passed> = Vec::with_capacity(docs.len());
         // Ids passed in this batch, not yet delivered: id -> position in `plans`.
-        let mut pending: HashMap<String, usize> = HashMap::new();
+        let mut pending: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(docs.len());
         for (n, doc) in docs.iter().enumerate() {
             let Some(m) = mark(doc, &self.settings) else {
                 plans.push(Plan::Pass {
@@ -153,7 +154,7 @@ impl<S: Sink> Deduped<S> {
                             merged: false,
                         }
                     } else {
-                        pending.insert(m.fallback_id.clone(), plans.len());
+                        pending.insert(Cow::Owned(m.fallback_id.clone()), plans.len());
                         pass.push(Passed::Rewritten(under_own_id(doc, &m)));
                         Plan::Pass {
                             at: pass.len() - 1,
@@ -162,7 +163,7 @@ impl<S: Sink> Deduped<S> {
                     }
                 }
                 None => {
-                    pending.insert(doc.id.clone(), plans.len());
+                    pending.insert(Cow::Borrowed(doc.id.as_str()), plans.len());
                     pass.push(Passed::Original(n));
                     Plan::Pass {
                         at: pass.len() - 1,

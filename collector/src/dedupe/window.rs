@@ -8,6 +8,7 @@
 //! the capacity forces them out earlier.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
 use std::sync::Arc;
@@ -32,6 +33,9 @@ pub struct Window {
     horizon_us: u64,
     newest_us: u64,
     evictions: u64,
+    /// Evictions not yet added to the metric, and when it was last updated.
+    unreported: u64,
+    reported_at: Instant,
 }
 
 impl Window {
@@ -43,6 +47,8 @@ impl Window {
             horizon_us: settings.window_us().saturating_mul(2),
             newest_us: 0,
             evictions: 0,
+            unreported: 0,
+            reported_at: Instant::now(),
         }
     }
 
@@ -62,6 +68,7 @@ impl Window {
         self.entries.insert(Arc::clone(&key), entry);
         self.order.push_back((key, first));
         self.expire();
+        self.report_evictions();
     }
 
     /// Changes the entry of `id`, if it is remembered.
@@ -84,6 +91,18 @@ impl Window {
         self.evictions
     }
 
+    /// Adds evictions to the metric in bunches (under load every new flow
+    /// evicts one; a metric update per flow costs more than the window).
+    fn report_evictions(&mut self) {
+        if self.unreported >= 256
+            || (self.unreported > 0 && self.reported_at.elapsed() >= Duration::from_secs(1))
+        {
+            metrics::counter!(names::COLLECTOR_DEDUPE_EVICTIONS).increment(self.unreported);
+            self.unreported = 0;
+            self.reported_at = Instant::now();
+        }
+    }
+
     fn expire(&mut self) {
         while let Some((_, first)) = self.order.front() {
             let old = first.saturating_add(self.horizon_us) < self.newest_us;
@@ -93,7 +112,7 @@ impl Window {
             }
             if !old {
                 self.evictions += 1;
-                metrics::counter!(names::COLLECTOR_DEDUPE_EVICTIONS).increment(1);
+                self.unreported += 1;
             }
             if let Some((id, _)) = self.order.pop_front() {
                 self.entries.remove(&id);

@@ -330,7 +330,7 @@ fn garbage_input_gives_a_document_without_the_invalid_fields() {
 #[test]
 fn extra_keys_are_sanitized_and_clashes_resolve_the_same_way_every_time() {
     let flow = Flow {
-        l7: Some(L7 {
+        l7: Some(Box::new(L7 {
             extra: HashMap::from([
                 ("DHCP.Hostname".into(), "laptop".into()),
                 ("dhcp_hostname".into(), "shadowed".into()),
@@ -340,7 +340,7 @@ fn extra_keys_are_sanitized_and_clashes_resolve_the_same_way_every_time() {
                 ("..".into(), "dropped".into()),
             ]),
             ..L7::default()
-        }),
+        })),
         ..Flow::default()
     };
     let first = flow_document(&flow, &observer());

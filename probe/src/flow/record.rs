@@ -106,7 +106,7 @@ pub(super) fn build(
         community_id: settings.community_id.compute(&tuple).unwrap_or_default(),
         flow_id: flow.id,
         tcp,
-        l7,
+        l7: l7.map(Box::new),
         risks,
         score,
     }

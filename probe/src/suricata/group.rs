@@ -294,9 +294,11 @@ impl Group {
                 .map_or(self.first_us, |s| s.min(self.first_us)),
             last_seen_us: self.last_us,
             community_id: self.entity.clone(),
-            l7: self.first_app.map(|protocol| v1::L7 {
-                protocol: protocol.to_owned(),
-                ..Default::default()
+            l7: self.first_app.map(|protocol| {
+                Box::new(v1::L7 {
+                    protocol: protocol.to_owned(),
+                    ..Default::default()
+                })
             }),
             ..Default::default()
         })

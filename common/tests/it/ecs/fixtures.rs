@@ -75,7 +75,7 @@ pub(super) fn tls_flow() -> Flow {
             goodput_ratio: 0.98,
             ..TcpAnalysis::default()
         }),
-        l7: Some(L7 {
+        l7: Some(Box::new(L7 {
             protocol: "TLS".into(),
             application: "Amazon".into(),
             category: "Web".into(),
@@ -96,7 +96,7 @@ pub(super) fn tls_flow() -> Flow {
             }),
             extra: HashMap::from([("TLS.Grease".into(), "yes".into())]),
             ..L7::default()
-        }),
+        })),
         risks: vec![FlowRisk {
             name: "TLS Self-signed Certificate".into(),
             severity: Severity::High.into(),
@@ -119,7 +119,7 @@ pub(super) fn dns_flow() -> Flow {
         conn_state: "SF".into(),
         history: "Dd".into(),
         end_reason: EndReason::Idle.into(),
-        l7: Some(L7 {
+        l7: Some(Box::new(L7 {
             protocol: "DNS".into(),
             category: "Network".into(),
             dns: Some(DnsInfo {
@@ -135,7 +135,7 @@ pub(super) fn dns_flow() -> Flow {
                 }],
             }),
             ..L7::default()
-        }),
+        })),
         ..Flow::default()
     }
 }
@@ -173,7 +173,7 @@ pub(super) fn ipv6_http_flow() -> Flow {
         last_seen_us: T0 + 40_000,
         conn_state: "RSTO".into(),
         end_reason: EndReason::Rst.into(),
-        l7: Some(L7 {
+        l7: Some(Box::new(L7 {
             protocol: "HTTP".into(),
             http: Some(HttpInfo {
                 method: "GET".into(),
@@ -185,7 +185,7 @@ pub(super) fn ipv6_http_flow() -> Flow {
                 version: "HTTP/1.1".into(),
             }),
             ..L7::default()
-        }),
+        })),
         ..Flow::default()
     }
 }
@@ -203,14 +203,14 @@ pub(super) fn interim_ssh_flow() -> Flow {
         end_reason: EndReason::ActiveTimeout.into(),
         interim: true,
         flow_id: 7,
-        l7: Some(L7 {
+        l7: Some(Box::new(L7 {
             protocol: "SSH".into(),
             ssh: Some(SshInfo {
                 client_software: "SSH-2.0-OpenSSH_9.6".into(),
                 server_software: "SSH-2.0-OpenSSH_8.9p1".into(),
             }),
             ..L7::default()
-        }),
+        })),
         ..Flow::default()
     }
 }
@@ -228,7 +228,7 @@ pub(super) fn garbage_flow() -> Flow {
             goodput_ratio: f64::NAN,
             ..TcpAnalysis::default()
         }),
-        l7: Some(L7 {
+        l7: Some(Box::new(L7 {
             protocol: "Unknown".into(),
             tls: Some(TlsInfo {
                 negotiated_version: " ".into(),
@@ -243,7 +243,7 @@ pub(super) fn garbage_flow() -> Flow {
             }),
             extra: HashMap::from([("..".into(), "x".into()), ("k".into(), String::new())]),
             ..L7::default()
-        }),
+        })),
         risks: vec![FlowRisk {
             severity: 99,
             ..FlowRisk::default()

@@ -221,10 +221,13 @@ impl FlowTable {
             .unwrap_or(settings.idle_timeout_us);
         // The table never grows past max_flows (and slot indices are u32):
         // reserve once, so growth never copies the slab (pages are only
-        // resident once used).
+        // resident once used). The index, unlike the slab, grows with the
+        // flows: sized for max_flows from the start, a few thousand live
+        // flows were spread over a megabyte of buckets and every lookup
+        // missed the cache; growing rehashes only the small index.
         let capacity = settings.max_flows.clamp(1, NIL as usize - 1);
         Self {
-            index: HashTable::with_capacity(capacity),
+            index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             slots: Vec::with_capacity(capacity),
             free: Vec::new(),

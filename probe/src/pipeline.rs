@@ -63,6 +63,10 @@ impl<O: Output> Pipeline<O> {
 
     /// Several flow records, drained.
     pub fn flows(&mut self, flows: &mut Vec<v1::Flow>) -> Result<(), O::Error> {
+        // Called once per packet; most packets end no flow.
+        if flows.is_empty() {
+            return Ok(());
+        }
         for flow in flows.drain(..) {
             self.flow(flow)?;
         }
@@ -122,6 +126,9 @@ impl<O: Output> Pipeline<O> {
     }
 
     fn emit(&mut self) -> Result<(), O::Error> {
+        if self.raised.is_empty() {
+            return Ok(());
+        }
         for alert in self.raised.drain(..) {
             self.alerts_out += 1;
             self.output.alert(alert)?;

@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
+use super::buffered::Savefile;
 use super::{CaptureError, CaptureStats, Next, PacketSource};
 use crate::decode::LinkType;
 
 pub struct FileSource {
-    capture: pcap::Capture<pcap::Offline>,
+    savefile: Savefile,
     link: LinkType,
     name: String,
 }
@@ -14,17 +15,17 @@ pub struct FileSource {
 impl FileSource {
     /// Opens a capture file; `name` goes on every record as the interface.
     pub fn open(path: &Path, name: &str) -> Result<Self, CaptureError> {
-        let capture = pcap::Capture::from_file(path).map_err(|source| CaptureError::OpenFile {
+        let savefile = Savefile::open(path).map_err(|source| CaptureError::OpenFile {
             path: path.display().to_string(),
             source,
         })?;
-        let dlt = capture.get_datalink().0;
+        let dlt = savefile.datalink();
         let link = LinkType::from_dlt(dlt);
         if !link.is_supported() {
             return Err(CaptureError::LinkType(dlt));
         }
         Ok(Self {
-            capture,
+            savefile,
             link,
             name: name.to_owned(),
         })
@@ -50,7 +51,7 @@ impl PacketSource for FileSource {
     }
 
     fn next_packet(&mut self) -> Result<Next<'_>, CaptureError> {
-        match self.capture.next_packet() {
+        match self.savefile.next_packet() {
             Ok(p) => Ok(Next::Packet(super::packet(&p))),
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),
             // A file cut short mid-record: what came before is kept.

@@ -15,10 +15,13 @@
 //! its longest prefix. The user's entries come after the built-in ones and
 //! win on equal length, so a user can re-file a domain.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
+// hashbrown's map (foldhash), not std's (SipHash): the verdict looks up
+// every suffix of a flow's host name, and the lists are ours, not an
+// attacker's choosing, so a DoS-resistant hash buys nothing here.
+use hashbrown::HashMap;
 use ipnet::IpNet;
 use serde::Deserialize;
 

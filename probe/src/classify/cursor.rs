@@ -152,9 +152,46 @@ pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(haystack, needle)
 }
 
+/// Whether `needle` occurs in `haystack`, ASCII case ignored. Only the
+/// places where the needle's first byte occurs (either case, found with
+/// memchr) are compared: header values and User-Agents are checked for
+/// several needles each, and comparing at every offset was most of it.
+pub(crate) fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, haystack).any(|at| {
+        haystack
+            .get(at + 1..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contains_ci_agrees_with_comparing_every_window() {
+        let slow = |h: &[u8], n: &[u8]| {
+            n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+        };
+        let hays: [&[u8]; 6] = [
+            b"",
+            b"a",
+            b"xX${JnDi:ldap",
+            b"Googlebot/2.1",
+            b"${jndi",
+            b"bbBot",
+        ];
+        let needles: [&[u8]; 6] = [b"", b"${jndi:", b"bot", b"B", b"xx$", b"ldap!"];
+        for h in hays {
+            for n in needles {
+                assert_eq!(contains_ci(h, n), slow(h, n), "{h:?} {n:?}");
+            }
+        }
+    }
 
     #[test]
     fn reads_past_the_end_are_truncated_not_panics() {

@@ -85,10 +85,13 @@ impl Stream {
             return Err(self.fail(StreamError::TooLong));
         }
         self.buf.extend_from_slice(new);
-        let buf = std::mem::take(&mut self.buf);
-        let (result, consumed) = parse(&buf);
-        let rest = buf.get(consumed.min(buf.len())..).unwrap_or_default();
-        self.keep(rest)?;
+        let (result, consumed) = parse(&self.buf);
+        // The rest moves to the front of the same buffer: its allocation is
+        // reused for the stream's life instead of one per segment.
+        self.buf.drain(..consumed.min(self.buf.len()));
+        if self.buf.len() > self.limit {
+            return Err(self.fail(StreamError::TooLong));
+        }
         Ok(Some(result))
     }
 

@@ -137,6 +137,9 @@ impl Skip {
 }
 
 /// Decodes one frame of the given link type.
+// Inlined into the per-packet path so the result is built in place, not
+// returned through memory and copied (a store-forwarding stall per packet).
+#[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
     let l2 = link::parse(link, frame)?;
     let mut packet = decode_ip(l2.ip)?;

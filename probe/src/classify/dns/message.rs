@@ -80,9 +80,30 @@ pub(super) struct Name {
 /// wire form (past the first pointer, if any).
 pub(super) fn read_name(msg: &[u8], at: usize) -> Result<(Name, usize)> {
     let mut name = Name {
-        bytes: Vec::new(),
+        // Most names fit: one allocation instead of three or four growths.
+        bytes: Vec::with_capacity(64),
         first_label: 0,
     };
+    let end = walk_name(msg, at, |label| {
+        if name.bytes.is_empty() && name.first_label == 0 {
+            name.first_label = label.len();
+        } else {
+            name.bytes.push(b'.');
+        }
+        name.bytes.extend_from_slice(label);
+    })?;
+    Ok((name, end))
+}
+
+/// Checks the name at `at` as [`read_name`] does, without building it;
+/// returns the offset just past its wire form.
+fn skip_name(msg: &[u8], at: usize) -> Result<usize> {
+    walk_name(msg, at, |_| {})
+}
+
+/// Walks the name at `at`, handing each label to `label` in order; returns
+/// the offset just past its wire form (past the first pointer, if any).
+fn walk_name(msg: &[u8], at: usize, mut label: impl FnMut(&[u8])) -> Result<usize> {
     let mut pos = at;
     let mut end = None;
     let mut jumps = 0;
@@ -91,21 +112,16 @@ pub(super) fn read_name(msg: &[u8], at: usize) -> Result<(Name, usize)> {
         let len = *msg.get(pos).ok_or(Error::Truncated)?;
         match len & 0xc0 {
             0x00 if len == 0 => {
-                return Ok((name, end.unwrap_or(pos + 1)));
+                return Ok(end.unwrap_or(pos + 1));
             }
             0x00 => {
                 let len = usize::from(len);
-                let label = msg.get(pos + 1..pos + 1 + len).ok_or(Error::Truncated)?;
+                let bytes = msg.get(pos + 1..pos + 1 + len).ok_or(Error::Truncated)?;
                 wire_len += len + 1;
                 if wire_len > MAX_NAME {
                     return Err(Error::Malformed);
                 }
-                if name.bytes.is_empty() && name.first_label == 0 {
-                    name.first_label = len;
-                } else {
-                    name.bytes.push(b'.');
-                }
-                name.bytes.extend_from_slice(label);
+                label(bytes);
                 pos += 1 + len;
             }
             // RFC 1035 §4.1.4: a pointer to a prior occurrence.
@@ -157,12 +173,7 @@ pub(super) struct Record<'a> {
 
 pub(super) fn read_record(msg: &[u8], at: usize) -> Result<(Record<'_>, usize)> {
     let (name, end) = read_name(msg, at)?;
-    let mut c = Cursor::new(msg.get(end..).ok_or(Error::Truncated)?);
-    let rtype = c.u16()?;
-    let _class = c.u16()?;
-    let ttl = c.u32()?;
-    let data = c.vec_u16()?.rest();
-    let data_at = end + 10;
+    let (rtype, ttl, data_at, data) = record_fields(msg, end)?;
     Ok((
         Record {
             name,
@@ -173,6 +184,25 @@ pub(super) fn read_record(msg: &[u8], at: usize) -> Result<(Record<'_>, usize)> 
         },
         data_at + data.len(),
     ))
+}
+
+/// Checks the record at `at` as [`read_record`] does (the same errors)
+/// without building its name: for the sections nothing is kept from.
+/// Returns the offset just past it.
+pub(super) fn skip_record(msg: &[u8], at: usize) -> Result<usize> {
+    let end = skip_name(msg, at)?;
+    let (_, _, data_at, data) = record_fields(msg, end)?;
+    Ok(data_at + data.len())
+}
+
+/// Type, TTL, data offset and data of the record whose name ends at `end`.
+fn record_fields(msg: &[u8], end: usize) -> Result<(u16, u32, usize, &[u8])> {
+    let mut c = Cursor::new(msg.get(end..).ok_or(Error::Truncated)?);
+    let rtype = c.u16()?;
+    let _class = c.u16()?;
+    let ttl = c.u32()?;
+    let data = c.vec_u16()?.rest();
+    Ok((rtype, ttl, end + 10, data))
 }
 
 /// The record's data in presentation form, for the types analysts read
@@ -385,6 +415,28 @@ mod tests {
         assert_eq!(name(b"\x03www", 0), Err(Error::Truncated));
         assert_eq!(name(b"\xc0", 0), Err(Error::Truncated));
         assert_eq!(name(b"\x41a\x00", 0), Err(Error::Malformed));
+    }
+
+    #[test]
+    fn skipping_a_record_ends_and_fails_where_reading_it_does() {
+        // "a.example" A 1.2.3.4, then "www" + pointer, TXT "hi".
+        let mut msg =
+            b"\x01a\x07example\x00\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x01\x02\x03\x04"
+                .to_vec();
+        let second = msg.len();
+        msg.extend_from_slice(b"\x03www\xc0\x00\x00\x10\x00\x01\x00\x00\x00\x3c\x00\x03\x02hi");
+        for at in [0, second] {
+            for cut in at..=msg.len() {
+                let msg = &msg[..cut];
+                assert_eq!(
+                    skip_record(msg, at),
+                    read_record(msg, at).map(|(_, end)| end),
+                    "record at {at}, message cut at {cut}"
+                );
+            }
+        }
+        assert_eq!(skip_record(b"\xc0\x00", 0), Err(Error::Malformed));
+        assert_eq!(skip_record(b"\x41a\x00", 0), Err(Error::Malformed));
     }
 
     #[test]

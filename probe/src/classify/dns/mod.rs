@@ -253,15 +253,25 @@ impl State {
         let total =
             u32::from(header.ancount) + u32::from(header.nscount) + u32::from(header.arcount);
         for i in 0..total {
-            match message::read_record(msg, at) {
+            let announcement = i == 0 && header.qdcount == 0 && !self.asked;
+            // Authority and additional records are only checked and stepped
+            // over: nothing is kept from them, so their names are not built.
+            let read = if announcement || i < u32::from(header.ancount) {
+                message::read_record(msg, at).map(|(r, end)| (Some(r), end))
+            } else {
+                message::skip_record(msg, at).map(|end| (None, end))
+            };
+            match read {
                 Ok((r, end)) => {
-                    if i == 0 && header.qdcount == 0 && !self.asked {
-                        // An announcement (mDNS): the first record names it.
-                        self.asked = true;
-                        out.set_host(&host_name(&r.name.bytes, flavour));
-                    }
-                    if i < u32::from(header.ancount) {
-                        answer(msg, &r, flavour, out);
+                    if let Some(r) = r {
+                        if announcement {
+                            // An announcement (mDNS): the first record names it.
+                            self.asked = true;
+                            out.set_host(&host_name(&r.name.bytes, flavour));
+                        }
+                        if i < u32::from(header.ancount) {
+                            answer(msg, &r, flavour, out);
+                        }
                     }
                     at = end;
                 }

@@ -4,7 +4,7 @@
 //!
 //! The request target's own checks are in [`super::url`].
 
-use super::super::cursor::find;
+use super::super::cursor::{contains_ci, find};
 use super::super::{Findings, Risk};
 use super::Facts;
 use super::head::{Head, Kind, host_name, mime};
@@ -39,13 +39,6 @@ const BINARY_EXTENSIONS: &[&[u8]] = &[b".exe", b".msi", b".cab", b".dll", b".scr
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     find(hay, needle).is_some()
-}
-
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Risks of a request head.

@@ -8,7 +8,11 @@
 //! functions (SQL injection), shell commands chained by `;`, `|`, `&&`, `$(`
 //! or backquotes (RCE).
 
-use super::super::cursor::find;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
+use super::super::cursor::{contains_ci, find};
 use super::super::{Findings, Risk};
 
 /// Longest URL examined (bytes, before decoding).
@@ -20,11 +24,21 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     find(hay, needle).is_some()
 }
 
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+/// Searchers for a fixed pattern list, built once: every query value is
+/// checked against a few dozen patterns, and a one-off search builds its
+/// searcher each time.
+struct Patterns(LazyLock<Vec<Finder<'static>>>);
+
+macro_rules! patterns {
+    ($($p:literal),+ $(,)?) => {
+        Patterns(LazyLock::new(|| vec![$(Finder::new($p)),+]))
+    };
+}
+
+impl Patterns {
+    fn any_in(&self, hay: &[u8]) -> bool {
+        self.0.iter().any(|f| f.find(hay).is_some())
+    }
 }
 
 /// Risks of the request target: nDPI's path checks, then each decoded query
@@ -55,7 +69,10 @@ pub(super) fn check(target: &[u8], out: &mut Findings) {
     } else if path.starts_with(b"/.") && !path.starts_with(b"/.well-known/") {
         out.risk_with(Risk::PossibleExploit, "URL starting with dot");
     }
-    if contains_ci(&decode(path, false), b"${jndi:") {
+    // A `$` after decoding was a `$` or an escape before: most paths have
+    // neither and need no decoded copy.
+    let may_hide = path.iter().any(|b| matches!(b, b'$' | b'%'));
+    if may_hide && contains_ci(&decode(path, false), b"${jndi:") {
         out.risk_with(Risk::PossibleExploit, "Suspicious Log4J");
     }
     let mut found = None;
@@ -118,7 +135,7 @@ pub(super) fn decode(bytes: &[u8], plus_is_space: bool) -> Vec<u8> {
 
 /// Markup or script where a value belongs.
 fn xss(v: &[u8]) -> bool {
-    const PATTERNS: &[&[u8]] = &[
+    static PATTERNS: Patterns = patterns![
         b"<script",
         b"</script",
         b"javascript:",
@@ -137,7 +154,7 @@ fn xss(v: &[u8]) -> bool {
         b"alert(",
         b"data:text/html",
     ];
-    PATTERNS.iter().any(|p| contains(v, p))
+    PATTERNS.any_in(v)
 }
 
 /// Words of SQL that continue a statement.
@@ -161,7 +178,7 @@ const SQL_CONTINUATIONS: &[&[u8]] = &[
 /// SQL injected into a value: code after a closing quote, UNION SELECT,
 /// tautologies, SQL functions and catalogues.
 fn sql_injection(v: &[u8]) -> bool {
-    const PATTERNS: &[&[u8]] = &[
+    static PATTERNS: Patterns = patterns![
         b"information_schema",
         b"@@version",
         b"sleep(",
@@ -173,7 +190,7 @@ fn sql_injection(v: &[u8]) -> bool {
         b"xp_cmdshell",
         b"sysobjects",
     ];
-    if PATTERNS.iter().any(|p| contains(v, p)) {
+    if PATTERNS.any_in(v) {
         return true;
     }
     let union = find(v, b"union");
@@ -225,7 +242,7 @@ fn tautology(v: &[u8]) -> bool {
 
 /// Shell commands chained into a value.
 fn rce(v: &[u8]) -> bool {
-    const PATHS: &[&[u8]] = &[
+    static PATHS: Patterns = patterns![
         b"/etc/passwd",
         b"/etc/shadow",
         b"/bin/sh",
@@ -254,7 +271,7 @@ fn rce(v: &[u8]) -> bool {
         b"ifconfig",
         b"net user",
     ];
-    if PATHS.iter().any(|p| contains(v, p)) {
+    if PATHS.any_in(v) {
         return true;
     }
     for sep in [&b";"[..], b"|", b"&&", b"$(", b"`"] {

@@ -24,6 +24,7 @@ mod sasl;
 mod smtp;
 mod starttls;
 
+use super::cursor::contains_ci;
 use super::stream::Stream;
 use super::{Findings, Packet, Parse, Probe, Protocol, Transport};
 use sasl::{Sasl, clear_text_user};
@@ -64,13 +65,6 @@ fn starts_with_ci(bytes: &[u8], prefix: &[u8]) -> bool {
     bytes
         .get(..prefix.len())
         .is_some_and(|b| b.eq_ignore_ascii_case(prefix))
-}
-
-pub(super) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// The first line of a payload, without its line end (`None` when the line

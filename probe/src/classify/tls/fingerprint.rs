@@ -4,8 +4,6 @@
 //! the sorted cipher suites and of the sorted extensions plus signature
 //! algorithms).
 
-use std::fmt::Write as _;
-
 use md5::{Digest, Md5};
 
 use super::ciphers::grease;
@@ -32,6 +30,26 @@ fn md5_hex(text: &str) -> String {
     hex::encode(Md5::digest(text.as_bytes()))
 }
 
+// The fingerprint texts are written digit by digit rather than with
+// `write!`: a hello has dozens of values, and `fmt` per value was most of
+// JA3's and JA4's cost.
+
+/// `v` in decimal.
+fn push_decimal(out: &mut String, v: u16) {
+    if v >= 10 {
+        push_decimal(out, v / 10);
+    }
+    out.push(char::from(b'0' + (v % 10) as u8));
+}
+
+/// `v` as four lowercase hex digits.
+fn push_hex4(out: &mut String, v: u16) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in [12, 8, 4, 0] {
+        out.push(char::from(HEX[usize::from((v >> shift) & 0xf)]));
+    }
+}
+
 /// `a-b-c` of the non-GREASE values.
 fn dashed<T: Copy + Into<u16>>(out: &mut String, values: &[T]) {
     let mut first = true;
@@ -40,14 +58,15 @@ fn dashed<T: Copy + Into<u16>>(out: &mut String, values: &[T]) {
             out.push('-');
         }
         first = false;
-        let _ = write!(out, "{v}");
+        push_decimal(out, v);
     }
 }
 
 /// JA3: MD5 of `version,ciphers,extensions,groups,point_formats`.
 pub(crate) fn ja3(c: &ClientFields<'_>) -> String {
     let mut s = String::with_capacity(256);
-    let _ = write!(s, "{},", c.legacy_version);
+    push_decimal(&mut s, c.legacy_version);
+    s.push(',');
     dashed(&mut s, &c.ciphers);
     s.push(',');
     dashed(&mut s, &c.extensions);
@@ -61,7 +80,10 @@ pub(crate) fn ja3(c: &ClientFields<'_>) -> String {
 /// JA3S: MD5 of `version,cipher,extensions` of a ServerHello.
 pub(crate) fn ja3s(legacy_version: u16, cipher: u16, extensions: &[u16]) -> String {
     let mut s = String::with_capacity(64);
-    let _ = write!(s, "{legacy_version},{cipher},");
+    push_decimal(&mut s, legacy_version);
+    s.push(',');
+    push_decimal(&mut s, cipher);
+    s.push(',');
     dashed(&mut s, extensions);
     md5_hex(&s)
 }
@@ -79,12 +101,12 @@ fn sha256_12(text: &str) -> String {
 
 /// `0a0b,0c0d` of the non-GREASE values, as four lowercase hex digits each.
 fn hex_list(values: impl Iterator<Item = u16>) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(256);
     for v in values.filter(|v| !grease(*v)) {
         if !s.is_empty() {
             s.push(',');
         }
-        let _ = write!(s, "{v:04x}");
+        push_hex4(&mut s, v);
     }
     s
 }
@@ -177,6 +199,18 @@ mod tests {
         assert_eq!(ja4_alpn(None), "00");
         // 0xab ... 0xcd: hex "abcd", first and last characters.
         assert_eq!(ja4_alpn(Some(&[0xab, 0xcd])), "ad");
+    }
+
+    #[test]
+    fn numbers_are_written_as_fmt_writes_them() {
+        for v in (0..=u16::MAX).step_by(7).chain([0, 9, 10, 99, 100, 65535]) {
+            let mut s = String::new();
+            push_decimal(&mut s, v);
+            assert_eq!(s, v.to_string());
+            s.clear();
+            push_hex4(&mut s, v);
+            assert_eq!(s, format!("{v:04x}"));
+        }
     }
 
     #[test]

@@ -3,11 +3,10 @@
 //!
 //! Why: libpcap reads a savefile with `fread`, and glibc gives a stream a
 //! buffer of the file system's block size (4 KiB): one `read(2)` per 4 KiB,
-//! each with its page-cache lookup and copy. Reading the file was a fifth of
-//! `sonde-probe read`'s time on the ~470-byte-per-packet web capture; with
-//! 64 KiB (larger measured no better: the buffer then leaves the L2 cache)
-//! libpcap alone reads that 250 MB capture in 52 ms instead of 74 ms, and
-//! the whole run is 10-15% faster (docs/benchmarks.md).
+//! each with its page-cache lookup and copy. On a ~470-byte-per-packet
+//! capture that was a fifth of `sonde-probe read`'s time; with 64 KiB (larger
+//! measured no better: the buffer then leaves the L2 cache) libpcap alone
+//! reads the 250 MB web capture in 52 ms instead of 74 ms (docs/benchmarks.md).
 //! An `mmap` + `fmemopen` would save another 10 ms, but a file truncated
 //! while mapped kills the process with SIGBUS, and the mapped file would
 //! count in the process's RSS.
@@ -42,16 +41,12 @@ unsafe extern "C" {
 }
 
 /// An offline capture, and the stream buffer it reads through when it has one.
-/// The capture is never handed out (not even as `&mut`, which could swap it
-/// out), so it cannot outlive the buffer.
 pub(super) struct Savefile {
     /// Declared before `buffer`: dropped first, so the stream is closed
     /// (`pcap_close` -> `fclose`) before its buffer is freed.
-    capture: pcap::Capture<pcap::Offline>,
-    /// A `Vec`, not a `Box`: moving a `Box` asserts unique access to its
-    /// bytes, which the stream writes through a raw pointer.
+    pub(super) capture: pcap::Capture<pcap::Offline>,
     #[allow(dead_code, reason = "owned for the stream's lifetime, never read")]
-    buffer: Option<Vec<u8>>,
+    buffer: Option<Box<[u8]>>,
 }
 
 impl Savefile {
@@ -76,7 +71,7 @@ impl Savefile {
             return None;
         }
         let fd = File::open(path).ok()?.into_raw_fd();
-        let mut buffer = vec![0u8; BUFFER_LEN];
+        let mut buffer = vec![0u8; BUFFER_LEN].into_boxed_slice();
         // SAFETY: `fd` is an open descriptor that nothing else owns
         // (`into_raw_fd` released it); on success the stream owns it.
         let stream = unsafe { libc::fdopen(fd, c"rb".as_ptr()) };
@@ -117,16 +112,6 @@ impl Savefile {
         })
     }
 
-    /// The next packet; `Err(NoMorePackets)` at the end of the file.
-    pub(super) fn next_packet(&mut self) -> Result<pcap::Packet<'_>, pcap::Error> {
-        self.capture.next_packet()
-    }
-
-    /// The file's link-layer type (DLT).
-    pub(super) fn datalink(&self) -> i32 {
-        self.capture.get_datalink().0
-    }
-
     /// The buffer's length, 0 without one (tests: which route was taken).
     #[cfg(test)]
     fn buffer_len(&self) -> usize {
@@ -139,32 +124,26 @@ mod tests {
     use super::*;
     use crate::classify::testing::testdata;
 
-    type Row = (i64, i64, u32, Vec<u8>);
-
-    /// (seconds, microseconds, captured length, bytes) of a packet.
-    fn row(p: &pcap::Packet<'_>) -> Row {
-        #[allow(
-            clippy::unnecessary_cast,
-            reason = "time_t and suseconds_t differ by platform"
-        )]
-        let (sec, usec) = (p.header.ts.tv_sec as i64, p.header.ts.tv_usec as i64);
-        (sec, usec, p.header.caplen, p.data.to_vec())
+    /// (seconds, microseconds, captured length, first bytes) of every packet.
+    fn packets(mut capture: pcap::Capture<pcap::Offline>) -> Vec<(i64, i64, u32, Vec<u8>)> {
+        let mut all = Vec::new();
+        while let Ok(p) = capture.next_packet() {
+            #[allow(
+                clippy::unnecessary_cast,
+                reason = "time_t and suseconds_t differ by platform"
+            )]
+            let (sec, usec) = (p.header.ts.tv_sec as i64, p.header.ts.tv_usec as i64);
+            all.push((sec, usec, p.header.caplen, p.data.to_vec()));
+        }
+        all
     }
 
     fn same_as_libpcap_open(rel: &str) {
         let path = testdata(rel);
-        let mut savefile = Savefile::open(&path).unwrap();
+        let savefile = Savefile::open(&path).unwrap();
         assert_eq!(savefile.buffer_len(), BUFFER_LEN);
-        let mut ours: Vec<Row> = Vec::new();
-        while let Ok(p) = savefile.next_packet() {
-            ours.push(row(&p));
-        }
-        let mut theirs: Vec<Row> = Vec::new();
-        let mut capture = pcap::Capture::from_file(&path).unwrap();
-        assert_eq!(savefile.datalink(), capture.get_datalink().0);
-        while let Ok(p) = capture.next_packet() {
-            theirs.push(row(&p));
-        }
+        let ours = packets(savefile.capture);
+        let theirs = packets(pcap::Capture::from_file(&path).unwrap());
         assert!(!ours.is_empty(), "{rel}");
         assert_eq!(ours, theirs, "{rel}");
     }

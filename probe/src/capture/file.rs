@@ -19,7 +19,7 @@ impl FileSource {
             path: path.display().to_string(),
             source,
         })?;
-        let dlt = savefile.datalink();
+        let dlt = savefile.capture.get_datalink().0;
         let link = LinkType::from_dlt(dlt);
         if !link.is_supported() {
             return Err(CaptureError::LinkType(dlt));
@@ -51,7 +51,7 @@ impl PacketSource for FileSource {
     }
 
     fn next_packet(&mut self) -> Result<Next<'_>, CaptureError> {
-        match self.savefile.next_packet() {
+        match self.savefile.capture.next_packet() {
             Ok(p) => Ok(Next::Packet(super::packet(&p))),
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),
             // A file cut short mid-record: what came before is kept.

@@ -2,12 +2,11 @@
 
 use std::path::Path;
 
-use super::buffered::Savefile;
 use super::{CaptureError, CaptureStats, Next, PacketSource};
 use crate::decode::LinkType;
 
 pub struct FileSource {
-    savefile: Savefile,
+    capture: pcap::Capture<pcap::Offline>,
     link: LinkType,
     name: String,
 }
@@ -15,17 +14,17 @@ pub struct FileSource {
 impl FileSource {
     /// Opens a capture file; `name` goes on every record as the interface.
     pub fn open(path: &Path, name: &str) -> Result<Self, CaptureError> {
-        let savefile = Savefile::open(path).map_err(|source| CaptureError::OpenFile {
+        let capture = pcap::Capture::from_file(path).map_err(|source| CaptureError::OpenFile {
             path: path.display().to_string(),
             source,
         })?;
-        let dlt = savefile.capture.get_datalink().0;
+        let dlt = capture.get_datalink().0;
         let link = LinkType::from_dlt(dlt);
         if !link.is_supported() {
             return Err(CaptureError::LinkType(dlt));
         }
         Ok(Self {
-            savefile,
+            capture,
             link,
             name: name.to_owned(),
         })
@@ -51,7 +50,7 @@ impl PacketSource for FileSource {
     }
 
     fn next_packet(&mut self) -> Result<Next<'_>, CaptureError> {
-        match self.savefile.capture.next_packet() {
+        match self.capture.next_packet() {
             Ok(p) => Ok(Next::Packet(super::packet(&p))),
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),
             // A file cut short mid-record: what came before is kept.

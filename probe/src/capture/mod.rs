@@ -4,10 +4,8 @@
 //! Every packet carries its capture timestamp, which is the only clock the
 //! flow table knows.
 //!
-//! libpcap's `unsafe` stays inside the `pcap` crate, but for one exception:
-//! [`buffered`] opens capture files through a larger stdio buffer.
+//! libpcap's `unsafe` stays inside the `pcap` crate.
 
-mod buffered;
 mod file;
 mod live;
 

@@ -77,47 +77,37 @@ impl Document {
         // Serialising a `Value` cannot fail (its keys are strings), and
         // what it writes reads back.
         let json = serde_json::to_vec(&body).unwrap_or_default();
-        Document::from_json(id, kind, timestamp_us, json).unwrap_or_else(|(_, doc)| doc)
-    }
-
-    /// A document from its JSON as written before (the spool): the facts
-    /// outputs need are read from it without building a tree. Bytes that are
-    /// not JSON are an error (with the document, facts unset).
-    pub fn from_json(
-        id: String,
-        kind: DocKind,
-        timestamp_us: u64,
-        json: Vec<u8>,
-    ) -> Result<Document, (serde_json::Error, Document)> {
-        let facts = match serde_json::from_slice::<Facts<'_>>(&json) {
-            Ok(facts) => Ok(facts),
-            // Valid JSON of another shape (a non-object body, a field of an
-            // unexpected type): no facts, as reading the fields would give.
-            Err(e) => match serde_json::from_slice::<serde::de::IgnoredAny>(&json) {
-                Ok(_) => Ok(Facts::default()),
-                Err(_) => Err(e),
-            },
-        };
-        let (severity, flow, error) = match facts {
-            Ok(facts) => (
-                facts.severity().filter(|_| kind == DocKind::Alert),
-                facts.flow_key().filter(|_| kind == DocKind::Flow),
-                None,
-            ),
-            Err(e) => (None, None, Some(e)),
-        };
-        let doc = Document {
+        let (severity, flow) = Facts::read(&json)
+            .map(|facts| facts.of(kind))
+            .unwrap_or_default();
+        Document {
             id,
             kind,
             timestamp_us,
             json: Bytes::from(json),
             severity,
             flow,
-        };
-        match error {
-            None => Ok(doc),
-            Some(e) => Err((e, doc)),
         }
+    }
+
+    /// A document from its JSON as written before (the spool): the facts
+    /// outputs need are read from it without building a tree. Bytes that are
+    /// not JSON are an error.
+    pub fn from_json(
+        id: String,
+        kind: DocKind,
+        timestamp_us: u64,
+        json: Vec<u8>,
+    ) -> Result<Document, serde_json::Error> {
+        let (severity, flow) = Facts::read(&json)?.of(kind);
+        Ok(Document {
+            id,
+            kind,
+            timestamp_us,
+            json: Bytes::from(json),
+            severity,
+            flow,
+        })
     }
 
     /// The JSON read back as a value (tests, dead letters, rare paths).
@@ -170,7 +160,28 @@ struct SondeFlowFacts<'a> {
     record_ids: Vec<Cow<'a, str>>,
 }
 
-impl Facts<'_> {
+impl<'a> Facts<'a> {
+    /// The facts of `json`; none for valid JSON of another shape (a body
+    /// that is not an object, a field of an unexpected type), as reading the
+    /// fields one by one would give; an error for bytes that are not JSON.
+    fn read(json: &'a [u8]) -> Result<Facts<'a>, serde_json::Error> {
+        match serde_json::from_slice::<Facts<'_>>(json) {
+            Ok(facts) => Ok(facts),
+            Err(e) => match serde_json::from_slice::<serde::de::IgnoredAny>(json) {
+                Ok(_) => Ok(Facts::default()),
+                Err(_) => Err(e),
+            },
+        }
+    }
+
+    /// What a document of `kind` keeps: an alert's severity, a flow's key.
+    fn of(&self, kind: DocKind) -> (Option<u64>, Option<FlowKey>) {
+        match kind {
+            DocKind::Alert => (self.severity(), None),
+            DocKind::Flow => (None, self.flow_key()),
+        }
+    }
+
     fn severity(&self) -> Option<u64> {
         self.event.as_ref()?.severity
     }
@@ -314,7 +325,7 @@ mod tests {
     }
 
     fn parsed(doc: &Document) -> Value {
-        serde_json::from_slice(&ecs_json(doc).unwrap()).unwrap()
+        serde_json::from_slice(ecs_json(doc).unwrap()).unwrap()
     }
 
     #[test]

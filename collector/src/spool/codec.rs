@@ -152,7 +152,7 @@ impl<'a> Reader<'a> {
         let id = self.string("id")?;
         let json = self.bytes()?.to_vec();
         Document::from_json(id, kind, timestamp_us, json)
-            .map_err(|(e, _)| DecodeError::Json(e.to_string()))
+            .map_err(|e| DecodeError::Json(e.to_string()))
     }
 
     fn end(&self) -> Result<(), DecodeError> {

@@ -5,8 +5,14 @@
 //! put; nothing is nested until [`Doc::write_json`] sorts the paths and writes
 //! the objects they imply. That is what makes documents cheap to build: no map
 //! per object, no key copies, values borrowed from the record where they can
-//! be. The collector adds its own fields (enrichment, dedupe lists, the id) to
-//! the same list before the one write.
+//! be, addresses and dates kept as numbers until written. The collector adds
+//! its own fields (enrichment, dedupe lists, the id) to the same list before
+//! the one write.
+//!
+//! The sorting and the keys depend only on the paths, so they are done once
+//! per document shape (the sequence of static paths) and kept as a plan: the
+//! bytes between the values. A collector maps records of a few dozen shapes;
+//! writing one is then copying those bytes and the values (see `Plans`).
 //!
 //! Semantics, the same as inserting into a tree in order:
 //! - the first writer wins: a path equal to an earlier one, below an earlier

@@ -77,17 +77,10 @@ impl Document {
         // Serialising a `Value` cannot fail (its keys are strings), and
         // what it writes reads back.
         let json = serde_json::to_vec(&body).unwrap_or_default();
-        let (severity, flow) = Facts::read(&json)
+        let facts = Facts::read(&json)
             .map(|facts| facts.of(kind))
             .unwrap_or_default();
-        Document {
-            id,
-            kind,
-            timestamp_us,
-            json: Bytes::from(json),
-            severity,
-            flow,
-        }
+        Document::with_facts(id, kind, timestamp_us, json, facts)
     }
 
     /// A document from its JSON as written before (the spool): the facts
@@ -99,15 +92,25 @@ impl Document {
         timestamp_us: u64,
         json: Vec<u8>,
     ) -> Result<Document, serde_json::Error> {
-        let (severity, flow) = Facts::read(&json)?.of(kind);
-        Ok(Document {
+        let facts = Facts::read(&json)?.of(kind);
+        Ok(Document::with_facts(id, kind, timestamp_us, json, facts))
+    }
+
+    fn with_facts(
+        id: String,
+        kind: DocKind,
+        timestamp_us: u64,
+        json: Vec<u8>,
+        (severity, flow): (Option<u64>, Option<FlowKey>),
+    ) -> Document {
+        Document {
             id,
             kind,
             timestamp_us,
             json: Bytes::from(json),
             severity,
             flow,
-        })
+        }
     }
 
     /// The JSON read back as a value (tests, dead letters, rare paths).

@@ -57,7 +57,7 @@ pub enum Leaf<'a> {
 impl Leaf<'_> {
     /// A date, or None for 0 (unset) and instants past year 9999.
     pub fn time(unix_us: u64) -> Option<Leaf<'static>> {
-        super::values::rfc3339_us(unix_us).map(|_| Leaf::Time(unix_us))
+        super::values::rfc3339_instant(unix_us).map(|_| Leaf::Time(unix_us))
     }
 }
 

@@ -26,21 +26,23 @@ pub(super) fn rfc3339_us(us: u64) -> Option<String> {
     write_rfc3339_us(us, &mut text).then(|| String::from_utf8_lossy(&text).into_owned())
 }
 
+/// The instant of `us` when RFC 3339 can write it: not 0 (unset), not past
+/// year 9999.
+pub(super) fn rfc3339_instant(us: u64) -> Option<OffsetDateTime> {
+    if us == 0 {
+        return None;
+    }
+    let nanos = i128::from(us).checked_mul(1000)?;
+    let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
+    (0..=9999).contains(&t.year()).then_some(t)
+}
+
 /// Appends [`rfc3339_us`]'s text to `out`; false (nothing written) where it
 /// gives `None`. Digit by digit: this runs for every date of every document.
 pub(super) fn write_rfc3339_us(us: u64, out: &mut Vec<u8>) -> bool {
-    if us == 0 {
-        return false;
-    }
-    let Some(t) = i128::from(us)
-        .checked_mul(1000)
-        .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
-    else {
+    let Some(t) = rfc3339_instant(us) else {
         return false;
     };
-    if !(0..=9999).contains(&t.year()) {
-        return false;
-    }
     let mut digits = |value: u32, width: u32, after: u8| {
         for place in (0..width).rev() {
             let digit = (value / 10u32.pow(place)) % 10;

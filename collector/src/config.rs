@@ -144,6 +144,9 @@ pub struct FileOutputConfig {
     pub max_file_age: Duration,
     /// Rotated files kept per kind (flow, alert); older ones are deleted.
     pub max_files: usize,
+    /// Keep written lines in the page cache instead of dropping them once
+    /// they are on disk.
+    pub keep_page_cache: bool,
 }
 
 impl Default for FileOutputConfig {
@@ -153,6 +156,7 @@ impl Default for FileOutputConfig {
             max_file_size: ByteSize::mib(256),
             max_file_age: Duration::from_secs(3600),
             max_files: 48,
+            keep_page_cache: false,
         }
     }
 }

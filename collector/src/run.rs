@@ -113,6 +113,7 @@ fn output(config: &CollectorConfig) -> Result<(Output, String), SinkError> {
         max_file_size: config.file.max_file_size.bytes(),
         max_file_age: config.file.max_file_age.get(),
         max_files: config.file.max_files,
+        keep_page_cache: config.file.keep_page_cache,
     })?;
     Ok((
         Output::Ndjson(Deduped::new(sink, config.dedupe.settings())),

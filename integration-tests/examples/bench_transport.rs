@@ -127,12 +127,13 @@ fn start_collector(pki: &Pki, bin: &Path, out: &Path) -> (Child, String) {
 }
 
 /// utime + stime of a process, seconds.
-fn cpu_seconds(pid: u32) -> f64 {
+/// (user, system) CPU seconds of a process so far.
+fn cpu_seconds(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = after.split(' ').collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
+    let ticks = |i: usize| fields[i].parse::<f64>().unwrap() / 100.0;
+    (ticks(11), ticks(12))
 }
 
 fn settings(pki: &Pki, addr: &str, batch_delay: Duration) -> ExportSettings {
@@ -180,9 +181,14 @@ fn follow(dir: PathBuf, n: usize) -> std::thread::JoinHandle<Vec<u64>> {
                 let arrived = now_us();
                 let buf = partial.entry(path).or_default();
                 buf.push_str(&text);
-                while let Some(end) = buf.find('\n') {
-                    let line: String = buf.drain(..=end).collect();
-                    let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+                // Whole lines only; the rest waits for the next read. One drain
+                // per read: draining line by line is quadratic when the
+                // follower falls behind and reads hundreds of megabytes at once.
+                let Some(last) = buf.rfind('\n') else {
+                    continue;
+                };
+                for line in buf[..last].split('\n') {
+                    let doc: serde_json::Value = serde_json::from_str(line).unwrap();
                     let start = doc["event"]["start"].as_str().unwrap();
                     let sent = time::OffsetDateTime::parse(
                         start,
@@ -192,6 +198,7 @@ fn follow(dir: PathBuf, n: usize) -> std::thread::JoinHandle<Vec<u64>> {
                     let sent_us = (sent.unix_timestamp_nanos() / 1000) as u64;
                     latencies.push(arrived.saturating_sub(sent_us));
                 }
+                buf.drain(..=last);
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -237,7 +244,9 @@ fn main() {
         s
     });
     let took = started.elapsed();
-    let cpu = cpu_seconds(collector.id()) - cpu_before;
+    let cpu_after = cpu_seconds(collector.id());
+    let (user, system) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
+    let cpu = user + system;
     assert_eq!(summary.unacknowledged, 0, "{summary:?}");
     let _ = Command::new("kill")
         .arg(collector.id().to_string())
@@ -254,6 +263,22 @@ fn main() {
         })
         .sum();
     assert_eq!(lines as u64, n, "documents written");
+
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| records streamed (1 probe, mTLS, gzip, 1 MiB batches) | {n} |");
+    println!(
+        "| end to end, first send to last acknowledgement | {:.2} s, {:.0} records/s |",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
+    println!(
+        "| collector CPU (user + system) | {cpu:.2} s ({user:.2} + {system:.2}), {:.0} records per core-second |",
+        n as f64 / cpu
+    );
+    if rate == 0 {
+        return;
+    }
 
     // 2. Latency at a fixed rate, one second of batching in the probe at most.
     let m = (rate * 10) as usize;
@@ -282,18 +307,6 @@ fn main() {
     latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
 
-    println!("| measure | value |");
-    println!("|---|---|");
-    println!("| records streamed (1 probe, mTLS, gzip, 1 MiB batches) | {n} |");
-    println!(
-        "| end to end, first send to last acknowledgement | {:.2} s, {:.0} records/s |",
-        took.as_secs_f64(),
-        n as f64 / took.as_secs_f64()
-    );
-    println!(
-        "| collector CPU (user + system) | {cpu:.2} s, {:.0} records per core-second |",
-        n as f64 / cpu
-    );
     println!(
         "| latency probe → NDJSON at {rate} records/s, batch_delay 100 ms ({} records) | p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms |",
         latencies.len(),

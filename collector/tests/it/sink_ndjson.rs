@@ -16,6 +16,7 @@ fn config(dir: &Path) -> NdjsonConfig {
         max_file_size: 1 << 20,
         max_file_age: Duration::from_secs(3600),
         max_files: 10,
+        keep_page_cache: false,
     }
 }
 
@@ -107,6 +108,50 @@ async fn documents_are_written_one_per_line_and_read_back() {
     assert!(name.ends_with("-0.ndjson"), "{name}");
     assert_eq!(lines(&flows), [&docs[0], &docs[2], &docs[3]].map(expected));
     assert_eq!(lines(&alerts), [&docs[1], &docs[4]].map(expected));
+}
+
+/// Thousands of lines of both kinds in one batch, across rotations: they are
+/// handed to the kernel many at a time (`writev` of up to 1024 slices), so
+/// this checks that every line lands once, whole and in order, whether the
+/// written pages stay in the page cache or not.
+#[tokio::test]
+async fn a_large_mixed_batch_is_written_whole_and_in_order_across_rotations() {
+    for keep_page_cache in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let line = serde_json::to_vec(&expected(&flow(1000))).unwrap().len() as u64 + 1;
+        let mut sink = NdjsonSink::new(NdjsonConfig {
+            // About 700 flow lines per file.
+            max_file_size: line * 700,
+            keep_page_cache,
+            ..config(tmp.path())
+        })
+        .unwrap();
+        let docs: Vec<Document> = (1000..4000)
+            .map(|i| if i % 5 == 0 { alert(i) } else { flow(i) })
+            .collect();
+        let outcomes = sink.deliver(&docs).await.unwrap();
+        assert!(outcomes.iter().all(|o| *o == Outcome::Accepted));
+        sink.deliver(&docs[..10]).await.unwrap();
+
+        let flows = files(tmp.path(), "flow");
+        assert!(flows.len() >= 4, "{flows:?}");
+        let written_flows = docs
+            .iter()
+            .chain(&docs[..10])
+            .filter(|d| d.kind == DocKind::Flow);
+        assert_eq!(
+            lines(&flows),
+            written_flows.map(expected).collect::<Vec<_>>()
+        );
+        let written_alerts = docs
+            .iter()
+            .chain(&docs[..10])
+            .filter(|d| d.kind == DocKind::Alert);
+        assert_eq!(
+            lines(&files(tmp.path(), "alert")),
+            written_alerts.map(expected).collect::<Vec<_>>()
+        );
+    }
 }
 
 #[tokio::test]
@@ -206,6 +251,7 @@ async fn rotated_files_beyond_max_files_are_deleted_oldest_first() {
     let cfg = NdjsonConfig {
         max_file_size: 10,
         max_files: 2,
+        keep_page_cache: false,
         ..config(tmp.path())
     };
     let mut sink = NdjsonSink::new(cfg).unwrap();
@@ -231,6 +277,7 @@ async fn a_restarted_sink_keeps_the_old_files_and_starts_a_new_one() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = NdjsonConfig {
         max_files: 1,
+        keep_page_cache: false,
         ..config(tmp.path())
     };
     for i in 0..3 {
@@ -369,6 +416,7 @@ async fn a_partial_line_left_by_a_crash_is_cut_when_the_sink_starts() {
         max_file_size: 1 << 20,
         max_file_age: std::time::Duration::from_secs(3600),
         max_files: 10,
+        keep_page_cache: false,
     };
     {
         let mut sink = sonde_collector::sink::NdjsonSink::new(config()).unwrap();

@@ -4,20 +4,21 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tracing::{error, warn};
+use tracing::{debug, error, warn};
 
 use super::NdjsonConfig;
 use super::name::{NameKey, parse_name, stamp_now};
 use crate::sink::{DocKind, SinkError};
 
-/// Lines are handed to the kernel once this much is pending for a file, so a
-/// large batch does not sit in memory twice.
-const WRITE_CHUNK: usize = 1 << 20;
+/// Lines are handed to the kernel (straight from the documents' buffers, one
+/// `writev` for many) once this many slices (a line and its newline are two)
+/// are pending for a file: Linux's `IOV_MAX`.
+const WRITE_SLICES: usize = 1024;
 
 /// Taken names skipped in a row before giving up (another writer in the directory?).
 const NAME_ATTEMPTS: u64 = 1000;
@@ -38,10 +39,8 @@ struct OpenFile {
     file: File,
     path: PathBuf,
     opened: Instant,
-    /// Bytes in the file, `pending` included.
+    /// Bytes in the file, the running batch's lines not yet written included.
     len: u64,
-    /// Lines of the running batch not yet handed to the kernel.
-    pending: Vec<u8>,
     /// What the file was before the running batch: what a rollback restores.
     origin: Origin,
 }
@@ -136,6 +135,8 @@ impl Writer {
         retired: &mut Vec<(usize, OpenFile)>,
     ) -> Result<bool, SinkError> {
         let mut created = false;
+        // Per kind: lines not yet handed to the kernel, each followed by a newline.
+        let mut pending: [Vec<IoSlice<'_>>; 2] = Default::default();
         for (kind, line) in lines {
             let slot = slot(*kind);
             let len = u64::try_from(line.len() + 1).unwrap_or(u64::MAX);
@@ -147,7 +148,7 @@ impl Writer {
                 // Retire first: a failed write must still be rolled back.
                 retired.push((slot, old));
                 if let Some((_, old)) = retired.last_mut() {
-                    old.write_pending()?;
+                    old.write(&mut pending[slot])?;
                 }
             }
             let current = match self.kinds[slot].current.take() {
@@ -159,16 +160,17 @@ impl Writer {
                 }
             };
             let current = self.kinds[slot].current.insert(current);
-            current.pending.extend_from_slice(line);
-            current.pending.push(b'\n');
+            let slices = &mut pending[slot];
+            slices.push(IoSlice::new(line));
+            slices.push(IoSlice::new(b"\n"));
             current.len = current.len.saturating_add(len);
-            if current.pending.len() >= WRITE_CHUNK {
-                current.write_pending()?;
+            if slices.len() >= WRITE_SLICES {
+                current.write(slices)?;
             }
         }
-        for files in &mut self.kinds {
+        for (files, slices) in self.kinds.iter_mut().zip(&mut pending) {
             if let Some(current) = &mut files.current {
-                current.write_pending()?;
+                current.write(slices)?;
             }
         }
         Ok(created)
@@ -192,6 +194,9 @@ impl Writer {
             file.file
                 .sync_data()
                 .map_err(|source| file_error("sync", &file.path, source))?;
+            if !self.config.keep_page_cache {
+                file.drop_page_cache();
+            }
         }
         if created {
             // The new names must survive a crash too, not only the data.
@@ -228,7 +233,6 @@ impl Writer {
                         path,
                         opened: Instant::now(),
                         len: 0,
-                        pending: Vec::new(),
                         origin: Origin::Created,
                     });
                 }
@@ -261,7 +265,6 @@ impl Writer {
                 Origin::Existing(len) => match current.file.set_len(len) {
                     Ok(()) => {
                         current.len = len;
-                        current.pending.clear();
                         files.current = Some(current);
                     }
                     Err(e) => {
@@ -292,12 +295,33 @@ impl Writer {
 }
 
 impl OpenFile {
-    fn write_pending(&mut self) -> Result<(), SinkError> {
-        self.file
-            .write_all(&self.pending)
-            .map_err(|source| file_error("write", &self.path, source))?;
-        self.pending.clear();
+    /// Writes `slices` out, all of them, and empties the list.
+    fn write(&mut self, slices: &mut Vec<IoSlice<'_>>) -> Result<(), SinkError> {
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match self.file.write_vectored(rest) {
+                Ok(0) => {
+                    let source = io::Error::from(io::ErrorKind::WriteZero);
+                    return Err(file_error("write", &self.path, source));
+                }
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(file_error("write", &self.path, source)),
+            }
+        }
+        slices.clear();
         Ok(())
+    }
+
+    /// Asks the kernel to forget the file's pages once they are on disk: the
+    /// sink never reads them back, and a steady stream of output would
+    /// otherwise push out the page cache of everything else on the machine
+    /// (Elasticsearch's index files above all). Only advice: a failure is
+    /// logged at debug level and changes nothing.
+    fn drop_page_cache(&self) {
+        if let Err(e) = rustix::fs::fadvise(&self.file, 0, None, rustix::fs::Advice::DontNeed) {
+            debug!(path = %self.path.display(), error = %e, "Cannot drop written pages from the page cache.");
+        }
     }
 
     /// Restores the file as before the batch; returns its path if it remains.

@@ -21,7 +21,8 @@
 //!
 //! Durability and atomicity: a batch is appended, then every file it touched is
 //! `fdatasync`ed (and the directory, when files were created) before `deliver`
-//! returns Ok. If anything fails, files are cut back to their length before the
+//! returns Ok, and then (unless `keep_page_cache`) dropped from the page
+//! cache: nothing reads them back here. If anything fails, files are cut back to their length before the
 //! batch and files created by it are removed, so a failed batch leaves no line,
 //! whole or partial; the caller retries the batch. Blocking file I/O runs on
 //! tokio's blocking pool, never on a runtime worker.
@@ -48,6 +49,10 @@ pub struct NdjsonConfig {
     pub max_file_age: Duration,
     /// Rotated files kept per kind, besides the current one; older ones are deleted.
     pub max_files: usize,
+    /// Leave written pages in the page cache (for a shipper on the same
+    /// machine that reads the files as they grow); by default they are
+    /// dropped once on disk, see `files::OpenFile::drop_page_cache`.
+    pub keep_page_cache: bool,
 }
 
 impl NdjsonConfig {

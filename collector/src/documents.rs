@@ -5,6 +5,7 @@
 //! replica) becomes the same document. A flow's id does not name its probe:
 //! the same flow seen by two probes shares it (see [`crate::dedupe`]).
 
+use bytes::{Bytes, BytesMut};
 use sha1::{Digest as _, Sha1};
 use sonde_common::ecs::{self, Doc, Observer};
 use sonde_proto::v1;
@@ -29,18 +30,21 @@ pub fn flow(
     let observer = observer(identity);
     let mut fields = ecs::flow_fields(flow, &observer);
     let record = flow_id(identity, flow);
-    let key = (!flow.community_id.is_empty() && flow.first_seen_us != 0).then(|| FlowKey {
-        observer: identity.to_owned(),
-        record_id: record.clone(),
-        first_seen_us: flow.first_seen_us,
-        community_id: flow.community_id.clone(),
-    });
-    let id = match &key {
-        Some(_) => crate::dedupe::bucket_flow_id(&flow.community_id, flow.first_seen_us, dedupe),
-        None => record.clone(),
+    let matchable = !flow.community_id.is_empty() && flow.first_seen_us != 0;
+    let id = if matchable {
+        crate::dedupe::bucket_flow_id(&flow.community_id, flow.first_seen_us, dedupe)
+    } else {
+        record.clone()
     };
-    fields.put("sonde.flow.observers", vec![identity]);
-    fields.put("sonde.flow.record_ids", vec![record.as_str()]);
+    let record_str = record.as_str();
+    fields.put(
+        "sonde.flow.observers",
+        ecs::Leaf::Strs(std::slice::from_ref(&identity)),
+    );
+    fields.put(
+        "sonde.flow.record_ids",
+        ecs::Leaf::Strs(std::slice::from_ref(&record_str)),
+    );
     let side = |e: &Option<v1::Endpoint>| {
         e.as_ref()
             .and_then(|e| sonde_proto::ip_from_bytes(&e.ip))
@@ -54,7 +58,12 @@ pub fn flow(
         server,
     };
     let mut doc = document(fields, id, DocKind::Flow, flow.last_seen_us, ips, enricher);
-    doc.flow = key;
+    doc.flow = matchable.then(|| FlowKey {
+        observer: identity.to_owned(),
+        record_id: record,
+        first_seen_us: flow.first_seen_us,
+        community_id: flow.community_id.clone(),
+    });
     doc
 }
 
@@ -86,30 +95,56 @@ fn observer(identity: &str) -> Observer {
 /// Enriches the fields, adds the id as `event.id` (in every output; written
 /// once here so outputs never touch the JSON), and writes the document.
 fn document(
-    mut fields: Doc<'_>,
+    fields: Doc<'_>,
     id: String,
     kind: DocKind,
     timestamp_us: u64,
     ips: SideIps,
     enricher: &Enricher,
 ) -> Document {
+    // The same fields, for as long as `id` lives: `event.id` borrows it.
+    let mut fields: Doc<'_> = fields;
     enricher.enrich(&mut fields, ips);
     let severity = match (kind, fields.get("event.severity")) {
         (DocKind::Alert, Some(ecs::Leaf::I64(n))) => u64::try_from(*n).ok(),
         (DocKind::Alert, Some(ecs::Leaf::U64(n))) => Some(*n),
         _ => None,
     };
-    fields.put("event.id", id.clone());
-    let mut json = Vec::with_capacity(1536);
-    fields.write_json(&mut json);
+    fields.put("event.id", id.as_str());
+    let json = write(&fields);
+    drop(fields);
     Document {
         id,
         kind,
         timestamp_us,
-        json: json.into(),
+        json,
         severity,
         flow: None,
     }
+}
+
+/// Documents' JSON is written into a reused buffer, then copied into a
+/// shared chunk of [`JSON_CHUNK`] bytes that many documents' `Bytes` point
+/// into: two allocations (a buffer and its reference count) per document
+/// would cost more than the copy.
+const JSON_CHUNK: usize = 256 * 1024;
+
+thread_local! {
+    static JSON: std::cell::RefCell<(Vec<u8>, BytesMut)> =
+        std::cell::RefCell::new((Vec::with_capacity(4096), BytesMut::new()));
+}
+
+fn write(fields: &Doc<'_>) -> Bytes {
+    JSON.with_borrow_mut(|(scratch, chunk)| {
+        scratch.clear();
+        fields.write_json(scratch);
+        if chunk.capacity() < scratch.len() {
+            // The chunk's earlier documents keep the old buffer alive.
+            *chunk = BytesMut::with_capacity(JSON_CHUNK.max(scratch.len()));
+        }
+        chunk.extend_from_slice(scratch);
+        chunk.split().freeze()
+    })
 }
 
 /// The per-probe record id: SHA-1 over what makes a flow record unique for its probe: identity,

@@ -139,7 +139,7 @@ impl<S: Sink> Deduped<S> {
                 }
                 Some((_, Verdict::Distinct)) => {
                     // Its own id, unless that was written already.
-                    if let Some(&p) = pending.get(m.fallback_id.as_str()) {
+                    if let Some(&p) = pending.get(m.fallback_id) {
                         let at = match &plans[p] {
                             Plan::Pass { at, .. } => Some(*at),
                             Plan::Drop { after, .. } => *after,
@@ -148,17 +148,17 @@ impl<S: Sink> Deduped<S> {
                             after: at,
                             merged: false,
                         }
-                    } else if self.window.get(&m.fallback_id).is_some() {
+                    } else if self.window.get(m.fallback_id).is_some() {
                         Plan::Drop {
                             after: None,
                             merged: false,
                         }
                     } else {
-                        pending.insert(Cow::Owned(m.fallback_id.clone()), plans.len());
+                        pending.insert(Cow::Borrowed(m.fallback_id), plans.len());
                         pass.push(Passed::Rewritten(under_own_id(doc, &m)));
                         Plan::Pass {
                             at: pass.len() - 1,
-                            remember: Some((m.fallback_id.clone(), Seen::from_mark(&m))),
+                            remember: Some((m.fallback_id.to_owned(), Seen::from_mark(&m))),
                         }
                     }
                 }

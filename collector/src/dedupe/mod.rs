@@ -129,13 +129,14 @@ pub(crate) fn sha1_hex(h: Sha1) -> String {
     String::from_utf8_lossy(&text).into_owned()
 }
 
-/// What a new flow document says about itself, read from its body.
+/// What a new flow document says about itself (borrowed from its
+/// [`crate::sink::FlowKey`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mark {
-    pub observer: String,
+pub struct Mark<'a> {
+    pub observer: &'a str,
     /// Its per-probe record id: also the id it is written under when it is a
     /// distinct flow.
-    pub fallback_id: String,
+    pub fallback_id: &'a str,
     pub first_seen_us: u64,
     /// The neighbouring bucket's id, for a start near a bucket boundary.
     pub neighbour: Option<String>,
@@ -143,7 +144,7 @@ pub struct Mark {
 
 /// The dedupe facts of a new flow document; None for alerts and for flows
 /// that are not deduplicated (no Community ID: their id is the record id).
-pub fn mark(doc: &Document, settings: &DedupeSettings) -> Option<Mark> {
+pub fn mark<'a>(doc: &'a Document, settings: &DedupeSettings) -> Option<Mark<'a>> {
     if doc.kind != DocKind::Flow {
         return None;
     }
@@ -154,8 +155,8 @@ pub fn mark(doc: &Document, settings: &DedupeSettings) -> Option<Mark> {
         return None;
     }
     Some(Mark {
-        observer: key.observer.clone(),
-        fallback_id: key.record_id.clone(),
+        observer: &key.observer,
+        fallback_id: &key.record_id,
         first_seen_us: key.first_seen_us,
         neighbour: neighbour_id(&key.community_id, key.first_seen_us, settings),
     })
@@ -192,21 +193,21 @@ impl Seen {
     }
 
     /// What a new document that passed adds to memory.
-    pub fn from_mark(mark: &Mark) -> Seen {
+    pub fn from_mark(mark: &Mark<'_>) -> Seen {
         Seen {
-            observers: vec![mark.observer.clone()],
-            record_ids: vec![mark.fallback_id.clone()],
+            observers: vec![mark.observer.to_owned()],
+            record_ids: vec![mark.fallback_id.to_owned()],
             first_seen_us: mark.first_seen_us,
         }
     }
 
     /// Adds the observer and record of `mark` (a merge).
-    pub fn add(&mut self, mark: &Mark) {
-        if !self.observers.contains(&mark.observer) {
-            self.observers.push(mark.observer.clone());
+    pub fn add(&mut self, mark: &Mark<'_>) {
+        if !self.observers.iter().any(|o| o == mark.observer) {
+            self.observers.push(mark.observer.to_owned());
         }
-        if !self.record_ids.contains(&mark.fallback_id) {
-            self.record_ids.push(mark.fallback_id.clone());
+        if !self.record_ids.iter().any(|r| r == mark.fallback_id) {
+            self.record_ids.push(mark.fallback_id.to_owned());
         }
     }
 
@@ -242,11 +243,11 @@ pub enum Verdict {
     Distinct,
 }
 
-pub fn judge(existing: &Seen, new: &Mark, settings: &DedupeSettings) -> Verdict {
-    if existing.record_ids.contains(&new.fallback_id) {
+pub fn judge(existing: &Seen, new: &Mark<'_>, settings: &DedupeSettings) -> Verdict {
+    if existing.record_ids.iter().any(|r| r == new.fallback_id) {
         return Verdict::Resend;
     }
-    if existing.observers.contains(&new.observer) {
+    if existing.observers.iter().any(|o| o == new.observer) {
         return Verdict::Distinct;
     }
     if existing.first_seen_us.abs_diff(new.first_seen_us) <= settings.tolerance_us() {
@@ -258,13 +259,13 @@ pub fn judge(existing: &Seen, new: &Mark, settings: &DedupeSettings) -> Verdict 
 
 /// `doc` rewritten under its per-probe record id (a distinct flow; rare, so
 /// the JSON is read back and written again).
-pub fn under_own_id(doc: &Document, mark: &Mark) -> Document {
+pub fn under_own_id(doc: &Document, mark: &Mark<'_>) -> Document {
     let mut body = doc.body();
     if let Some(event) = body.get_mut("event").and_then(Value::as_object_mut) {
-        event.insert("id".into(), mark.fallback_id.clone().into());
+        event.insert("id".into(), mark.fallback_id.into());
     }
     Document {
-        id: mark.fallback_id.clone(),
+        id: mark.fallback_id.to_owned(),
         json: serde_json::to_vec(&body).unwrap_or_default().into(),
         ..doc.clone()
     }

@@ -103,13 +103,16 @@ fn judging_tells_resends_merges_and_distinct_flows_apart() {
     assert_eq!(seen.first_seen_us, T0 + 10_000_000);
     let resend = mark(&a, &s).unwrap();
     assert_eq!(judge(&seen, &resend, &s), Verdict::Resend);
-    let b = mark(&doc("probe-b", &record(T0 + 10_400_000, 3)), &s).unwrap();
+    let b_doc = doc("probe-b", &record(T0 + 10_400_000, 3));
+    let b = mark(&b_doc, &s).unwrap();
     assert_eq!(judge(&seen, &b, &s), Verdict::Merge);
     // The same probe, another flow with the same Community ID in the window.
-    let again = mark(&doc("probe-a", &record(T0 + 40_000_000, 8)), &s).unwrap();
+    let again_doc = doc("probe-a", &record(T0 + 40_000_000, 8));
+    let again = mark(&again_doc, &s).unwrap();
     assert_eq!(judge(&seen, &again, &s), Verdict::Distinct);
     // Another probe, but its flow started 20 s later: not the same flow.
-    let late = mark(&doc("probe-b", &record(T0 + 30_000_000, 3)), &s).unwrap();
+    let late_doc = doc("probe-b", &record(T0 + 30_000_000, 3));
+    let late = mark(&late_doc, &s).unwrap();
     assert_eq!(judge(&seen, &late, &s), Verdict::Distinct);
     // After a merge both observers' records are resends.
     let mut merged = seen;
@@ -124,7 +127,7 @@ fn a_distinct_flow_is_rewritten_under_its_record_id() {
     let m = mark(&d, &settings()).unwrap();
     let own = under_own_id(&d, &m);
     assert_eq!(own.id, m.fallback_id);
-    assert_eq!(own.body()["event"]["id"], m.fallback_id.as_str());
+    assert_eq!(own.body()["event"]["id"], m.fallback_id);
     assert!(mark(&own, &settings()).is_none());
 }
 

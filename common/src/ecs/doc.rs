@@ -47,8 +47,8 @@ pub enum Leaf<'a> {
     Time(u64),
     /// A number written as a string (ECS keyword fields such as `network.iana_number`).
     Digits(u64),
-    /// A list of fixed strings (`event.category`).
-    Strs(&'static [&'static str]),
+    /// A list of borrowed strings (`event.category`, a one-item list).
+    Strs(&'a [&'a str]),
     List(Vec<Leaf<'a>>),
     /// Any JSON, written as it is (nested objects such as a GeoIP location).
     Json(Value),
@@ -226,26 +226,23 @@ impl<'a> Doc<'a> {
 
     /// Appends the document as compact JSON to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        match self.shape() {
-            Some(shape) => PLANS.with_borrow_mut(|plans| {
-                plans
-                    .get_or_insert(shape, || self.plan())
-                    .write(&self.fields, out)
-            }),
-            None => self.plan().write(&self.fields, out),
+        if self
+            .fields
+            .iter()
+            .all(|(path, _)| matches!(path, Cow::Borrowed(_)))
+        {
+            PLANS.with_borrow_mut(|plans| plans.get_or_insert(self).write(&self.fields, out));
+        } else {
+            self.plan().write(&self.fields, out);
         }
     }
 
-    /// The paths as addresses and lengths, when all are static strings: two
-    /// documents with the same shape have the same plan.
-    fn shape(&self) -> Option<Vec<(usize, usize)>> {
+    /// The paths as addresses and lengths (of static strings): two documents
+    /// with the same shape have the same plan.
+    fn shape(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.fields
             .iter()
-            .map(|(path, _)| match path {
-                Cow::Borrowed(p) => Some((p.as_ptr() as usize, p.len())),
-                Cow::Owned(_) => None,
-            })
-            .collect()
+            .map(|(path, _)| (path.as_ptr() as usize, path.len()))
     }
 
     /// How to write this document: the fields in output order, each with
@@ -438,25 +435,50 @@ impl Plan {
 /// Plans of the document shapes seen lately, per thread: a collector maps
 /// records of a few dozen shapes, and a cached plan spares sorting the
 /// paths and writing the keys of every document. Bounded: cleared when full.
+/// Looked up by the shape of a document without collecting it: the shape is
+/// stored only with a new plan.
+#[derive(Default)]
 struct Plans {
-    by_shape: hashbrown::HashMap<Vec<(usize, usize)>, Plan>,
+    by_shape: hashbrown::HashTable<(Vec<(usize, usize)>, Plan)>,
+    hasher: hashbrown::DefaultHashBuilder,
 }
 
 const MAX_PLANS: usize = 512;
 
 impl Plans {
-    fn get_or_insert(&mut self, shape: Vec<(usize, usize)>, plan: impl FnOnce() -> Plan) -> &Plan {
-        if self.by_shape.len() >= MAX_PLANS && !self.by_shape.contains_key(&shape) {
+    /// The plan of documents shaped like `doc` (whose paths are all static).
+    fn get_or_insert(&mut self, doc: &Doc<'_>) -> &Plan {
+        let hash = shape_hash(&self.hasher, doc.shape());
+        let same = |(shape, _): &(Vec<(usize, usize)>, Plan)| shape.iter().copied().eq(doc.shape());
+        if self.by_shape.len() >= MAX_PLANS && self.by_shape.find(hash, same).is_none() {
             self.by_shape.clear();
         }
-        self.by_shape.entry(shape).or_insert_with(plan)
+        let hasher = &self.hasher;
+        let entry = self.by_shape.entry(hash, same, |(shape, _)| {
+            shape_hash(hasher, shape.iter().copied())
+        });
+        &entry
+            .or_insert_with(|| (doc.shape().collect(), doc.plan()))
+            .into_mut()
+            .1
     }
 }
 
+fn shape_hash(
+    hasher: &hashbrown::DefaultHashBuilder,
+    shape: impl Iterator<Item = (usize, usize)>,
+) -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = hasher.build_hasher();
+    for (at, len) in shape {
+        h.write_usize(at);
+        h.write_usize(len);
+    }
+    h.finish()
+}
+
 thread_local! {
-    static PLANS: std::cell::RefCell<Plans> = std::cell::RefCell::new(Plans {
-        by_shape: hashbrown::HashMap::new(),
-    });
+    static PLANS: std::cell::RefCell<Plans> = std::cell::RefCell::new(Plans::default());
 }
 
 /// Length of the longest prefix of both paths that ends with a dot: the

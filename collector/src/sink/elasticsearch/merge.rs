@@ -161,7 +161,7 @@ impl EsSink {
     /// merges. Returns the positions of distinct flows.
     async fn resolve(
         &mut self,
-        marks: &[Option<Mark>],
+        marks: &[Option<Mark<'_>>],
         mut todo: Vec<(usize, Target)>,
         outcomes: &mut [Option<Outcome>],
     ) -> Result<Vec<usize>, SinkError> {
@@ -229,7 +229,7 @@ impl EsSink {
                                 .is_none_or(|o| *o != Outcome::Duplicate)
                             {
                                 merged += 1;
-                                debug!(id = %id, observer = marks[i].as_ref().map_or("", |m| m.observer.as_str()), "Flow seen by another probe: observer added.");
+                                debug!(id = %id, observer = marks[i].as_ref().map_or("", |m| m.observer), "Flow seen by another probe: observer added.");
                                 outcomes[i] = Some(Outcome::Accepted);
                             }
                         }

@@ -127,23 +127,74 @@ fn document(
 /// shared chunk of [`JSON_CHUNK`] bytes that many documents' `Bytes` point
 /// into: two allocations (a buffer and its reference count) per document
 /// would cost more than the copy.
-const JSON_CHUNK: usize = 256 * 1024;
+const JSON_CHUNK: usize = 128 * 1024;
+
+/// Filled chunks kept per thread for reuse once their documents are gone:
+/// fresh memory for every chunk costs a page fault per page, and so does
+/// memory the allocator returned to the system. At most 16 MiB a thread,
+/// about two batches' documents.
+const KEPT_CHUNKS: usize = 128;
+
+#[derive(Default)]
+struct JsonChunks {
+    /// The scratch buffer a document is written to first.
+    scratch: Vec<u8>,
+    /// The chunk being filled (none before the first document).
+    current: Option<BytesMut>,
+    /// Filled chunks, oldest first; each is reclaimed when the documents in
+    /// it have all been dropped.
+    filled: std::collections::VecDeque<BytesMut>,
+}
+
+impl JsonChunks {
+    /// A chunk with room for `need` more bytes.
+    fn room(&mut self, need: usize) -> &mut BytesMut {
+        let current = match self.current.take() {
+            Some(chunk) if chunk.capacity() >= need => chunk,
+            full => {
+                let reused = self.reclaim(need);
+                self.filled.extend(full);
+                reused.unwrap_or_else(|| {
+                    if self.filled.len() > KEPT_CHUNKS {
+                        // Held by documents kept long (a retry): let them own it.
+                        self.filled.pop_front();
+                    }
+                    BytesMut::with_capacity(JSON_CHUNK.max(need))
+                })
+            }
+        };
+        self.current.insert(current)
+    }
+
+    /// One of the first few filled chunks whose documents are all gone:
+    /// documents are delivered about in the order they were written, so the
+    /// oldest chunks are the likeliest free.
+    fn reclaim(&mut self, need: usize) -> Option<BytesMut> {
+        for _ in 0..self.filled.len().min(4) {
+            let mut chunk = self.filled.pop_front()?;
+            if chunk.try_reclaim(JSON_CHUNK.max(need)) {
+                return Some(chunk);
+            }
+            self.filled.push_back(chunk);
+        }
+        None
+    }
+}
 
 thread_local! {
-    static JSON: std::cell::RefCell<(Vec<u8>, BytesMut)> =
-        std::cell::RefCell::new((Vec::with_capacity(4096), BytesMut::new()));
+    static JSON: std::cell::RefCell<JsonChunks> = std::cell::RefCell::new(JsonChunks::default());
 }
 
 fn write(fields: &Doc<'_>) -> Bytes {
-    JSON.with_borrow_mut(|(scratch, chunk)| {
-        scratch.clear();
-        fields.write_json(scratch);
-        if chunk.capacity() < scratch.len() {
-            // The chunk's earlier documents keep the old buffer alive.
-            *chunk = BytesMut::with_capacity(JSON_CHUNK.max(scratch.len()));
-        }
-        chunk.extend_from_slice(scratch);
-        chunk.split().freeze()
+    JSON.with_borrow_mut(|chunks| {
+        let mut text = std::mem::take(&mut chunks.scratch);
+        text.clear();
+        fields.write_json(&mut text);
+        let chunk = chunks.room(text.len());
+        chunk.extend_from_slice(&text);
+        let json = chunk.split().freeze();
+        chunks.scratch = text;
+        json
     })
 }
 
@@ -205,4 +256,50 @@ pub fn alert_id(identity: &str, alert: &v1::Alert) -> String {
         h.update(n.to_be_bytes());
     }
     crate::dedupe::sha1_hex(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(chunks: &mut JsonChunks, text: &[u8]) -> Bytes {
+        let chunk = chunks.room(text.len());
+        chunk.extend_from_slice(text);
+        chunk.split().freeze()
+    }
+
+    fn line(n: usize) -> Vec<u8> {
+        format!("{{\"n\":{n}}}").repeat(90).into_bytes()
+    }
+
+    #[test]
+    fn json_chunks_are_reused_once_their_documents_are_gone() {
+        let mut chunks = JsonChunks::default();
+        let first: Vec<Bytes> = (0..400).map(|n| put(&mut chunks, &line(n))).collect();
+        assert!(first.iter().enumerate().all(|(n, b)| b[..] == line(n)[..]));
+        let oldest = first[0].as_ptr();
+        drop(first);
+        let second: Vec<Bytes> = (0..400).map(|n| put(&mut chunks, &line(n))).collect();
+        assert!(second.iter().any(|b| b.as_ptr() == oldest));
+        assert!(second.iter().enumerate().all(|(n, b)| b[..] == line(n)[..]));
+    }
+
+    #[test]
+    fn documents_kept_while_chunks_turn_over_keep_their_bytes() {
+        let mut chunks = JsonChunks::default();
+        let mut kept = Vec::new();
+        for n in 0..20_000 {
+            let json = put(&mut chunks, &line(n));
+            if n % 97 == 0 {
+                kept.push((n, json));
+            }
+        }
+        assert!(chunks.filled.len() <= KEPT_CHUNKS + 1);
+        for (n, json) in kept {
+            assert_eq!(json[..], line(n)[..]);
+        }
+        // A document larger than a chunk gets a buffer of its own.
+        let big = vec![b'x'; JSON_CHUNK + 1];
+        assert_eq!(put(&mut chunks, &big)[..], big[..]);
+    }
 }

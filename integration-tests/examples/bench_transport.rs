@@ -127,13 +127,13 @@ fn start_collector(pki: &Pki, bin: &Path, out: &Path) -> (Child, String) {
 }
 
 /// utime + stime of a process, seconds.
-/// (user, system) CPU seconds of a process so far.
-fn cpu_seconds(pid: u32) -> (f64, f64) {
+/// (user, system) CPU seconds and minor page faults of a process so far.
+fn cpu_seconds(pid: u32) -> (f64, f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = after.split(' ').collect();
-    let ticks = |i: usize| fields[i].parse::<f64>().unwrap() / 100.0;
-    (ticks(11), ticks(12))
+    let number = |i: usize| fields[i].parse::<f64>().unwrap();
+    (number(11) / 100.0, number(12) / 100.0, number(7))
 }
 
 fn settings(pki: &Pki, addr: &str, batch_delay: Duration) -> ExportSettings {
@@ -246,6 +246,7 @@ fn main() {
     let took = started.elapsed();
     let cpu_after = cpu_seconds(collector.id());
     let (user, system) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
+    let faults = cpu_after.2 - cpu_before.2;
     let cpu = user + system;
     assert_eq!(summary.unacknowledged, 0, "{summary:?}");
     let _ = Command::new("kill")
@@ -273,8 +274,9 @@ fn main() {
         n as f64 / took.as_secs_f64()
     );
     println!(
-        "| collector CPU (user + system) | {cpu:.2} s ({user:.2} + {system:.2}), {:.0} records per core-second |",
-        n as f64 / cpu
+        "| collector CPU (user + system) | {cpu:.2} s ({user:.2} + {system:.2}), {:.0} records per core-second, {:.2} page faults per record |",
+        n as f64 / cpu,
+        faults / n as f64
     );
     if rate == 0 {
         return;

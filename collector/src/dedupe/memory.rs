@@ -244,7 +244,7 @@ impl<S: Sink> Sink for Deduped<S> {
                     if let Some((id, seen)) = remember
                         && delivered(&got[at])
                     {
-                        self.window.note(&id, Entry { seen, index: None });
+                        self.window.note(id, Entry { seen, index: None });
                     }
                     outcomes.push(got[at].clone());
                 }

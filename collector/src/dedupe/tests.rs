@@ -176,6 +176,37 @@ fn the_window_forgets_old_flows_silently_and_counts_forced_evictions() {
     assert_eq!((w.len(), w.evictions()), (1, 1));
 }
 
+#[test]
+fn the_window_updates_a_noted_id_in_place_and_evicts_in_insertion_order() {
+    let mut s = settings();
+    s.memory_flows = 3;
+    let mut w = window::Window::new(&s);
+    let entry = |first, observer: &str| window::Entry {
+        seen: Seen {
+            observers: vec![observer.into()],
+            record_ids: vec!["r".into()],
+            first_seen_us: first,
+        },
+        index: None,
+    };
+    for (n, id) in ["1", "2", "3"].into_iter().enumerate() {
+        w.note(id, entry(T0 + n as u64, "a"));
+    }
+    // Noting "1" again changes it without making it newer.
+    w.note(String::from("1"), entry(T0, "b"));
+    w.update("2", |e| e.seen.observers.push("c".into()));
+    assert_eq!(w.len(), 3);
+    assert_eq!(w.get("1").unwrap().seen.observers, ["b"]);
+    assert_eq!(w.get("2").unwrap().seen.observers, ["a", "c"]);
+    w.note("4", entry(T0 + 3, "a"));
+    w.note("5", entry(T0 + 4, "a"));
+    assert_eq!((w.len(), w.evictions()), (3, 2));
+    assert!(w.get("1").is_none() && w.get("2").is_none());
+    for id in ["3", "4", "5"] {
+        assert!(w.get(id).is_some(), "{id}");
+    }
+}
+
 /// A sink that accepts everything and keeps what it was given.
 #[derive(Default)]
 struct Keep(Vec<Document>);

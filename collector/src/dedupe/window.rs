@@ -8,10 +8,10 @@
 //! the capacity forces them out earlier.
 
 use std::collections::VecDeque;
+use std::hash::BuildHasher as _;
 use std::time::{Duration, Instant};
 
-use hashbrown::HashMap;
-use std::sync::Arc;
+use hashbrown::HashTable;
 
 use sonde_common::telemetry::names;
 
@@ -24,11 +24,30 @@ pub struct Entry {
     pub index: Option<String>,
 }
 
+/// One remembered flow id.
+#[derive(Debug)]
+struct Slot {
+    id: Box<str>,
+    /// Insertion number: what the order queue names it by.
+    n: u64,
+    entry: Entry,
+}
+
+/// A remembered flow id in insertion order: its hash and insertion number
+/// find its slot without hashing or comparing the id again.
+#[derive(Debug)]
+struct Noted {
+    hash: u64,
+    n: u64,
+    first_seen_us: u64,
+}
+
 #[derive(Debug)]
 pub struct Window {
-    entries: HashMap<Arc<str>, Entry>,
-    /// Insertion order: (id, first_seen_us).
-    order: VecDeque<(Arc<str>, u64)>,
+    slots: HashTable<Slot>,
+    hasher: hashbrown::DefaultHashBuilder,
+    order: VecDeque<Noted>,
+    next: u64,
     capacity: usize,
     horizon_us: u64,
     newest_us: u64,
@@ -41,8 +60,10 @@ pub struct Window {
 impl Window {
     pub fn new(settings: &DedupeSettings) -> Self {
         Self {
-            entries: HashMap::new(),
+            slots: HashTable::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
             order: VecDeque::new(),
+            next: 0,
             capacity: settings.memory_flows.max(1),
             horizon_us: settings.window_us().saturating_mul(2),
             newest_us: 0,
@@ -52,38 +73,61 @@ impl Window {
         }
     }
 
-    pub fn get(&self, id: &str) -> Option<&Entry> {
-        self.entries.get(id)
+    fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
     }
 
-    /// Remembers (or updates) `id`.
-    pub fn note(&mut self, id: &str, entry: Entry) {
+    pub fn get(&self, id: &str) -> Option<&Entry> {
+        self.slots
+            .find(self.hash(id), |slot| &*slot.id == id)
+            .map(|slot| &slot.entry)
+    }
+
+    /// Remembers (or updates) `id` (a `String` is kept without a copy).
+    pub fn note(&mut self, id: impl AsRef<str> + Into<Box<str>>, entry: Entry) {
         let first = entry.seen.first_seen_us;
         self.newest_us = self.newest_us.max(first);
-        if let Some(old) = self.entries.get_mut(id) {
-            *old = entry;
+        let hash = self.hash(id.as_ref());
+        let hasher = &self.hasher;
+        let slot = self.slots.entry(
+            hash,
+            |slot| *slot.id == *id.as_ref(),
+            |slot| hasher.hash_one(&*slot.id),
+        );
+        if let hashbrown::hash_table::Entry::Occupied(mut old) = slot {
+            old.get_mut().entry = entry;
             return;
         }
-        let key: Arc<str> = Arc::from(id);
-        self.entries.insert(Arc::clone(&key), entry);
-        self.order.push_back((key, first));
+        let n = self.next;
+        self.next += 1;
+        slot.insert(Slot {
+            id: id.into(),
+            n,
+            entry,
+        });
+        self.order.push_back(Noted {
+            hash,
+            n,
+            first_seen_us: first,
+        });
         self.expire();
         self.report_evictions();
     }
 
     /// Changes the entry of `id`, if it is remembered.
     pub fn update(&mut self, id: &str, change: impl FnOnce(&mut Entry)) {
-        if let Some(entry) = self.entries.get_mut(id) {
-            change(entry);
+        let hash = self.hash(id);
+        if let Some(slot) = self.slots.find_mut(hash, |slot| &*slot.id == id) {
+            change(&mut slot.entry);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
     }
 
     /// Entries forced out by the capacity so far.
@@ -104,9 +148,9 @@ impl Window {
     }
 
     fn expire(&mut self) {
-        while let Some((_, first)) = self.order.front() {
-            let old = first.saturating_add(self.horizon_us) < self.newest_us;
-            let full = self.entries.len() > self.capacity;
+        while let Some(oldest) = self.order.front() {
+            let old = oldest.first_seen_us.saturating_add(self.horizon_us) < self.newest_us;
+            let full = self.slots.len() > self.capacity;
             if !old && !full {
                 break;
             }
@@ -114,8 +158,10 @@ impl Window {
                 self.evictions += 1;
                 self.unreported += 1;
             }
-            if let Some((id, _)) = self.order.pop_front() {
-                self.entries.remove(&id);
+            if let Some(gone) = self.order.pop_front()
+                && let Ok(slot) = self.slots.find_entry(gone.hash, |slot| slot.n == gone.n)
+            {
+                slot.remove();
             }
         }
     }

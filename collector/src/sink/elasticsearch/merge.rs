@@ -112,7 +112,7 @@ impl EsSink {
             if let Some(m) = &marks[i] {
                 match o {
                     Outcome::Accepted => self.recent.note(
-                        &docs[i].id,
+                        docs[i].id.as_str(),
                         Entry {
                             seen: Seen::from_mark(m),
                             index,
@@ -234,7 +234,7 @@ impl EsSink {
                             }
                         }
                         self.recent.note(
-                            &id,
+                            id.as_str(),
                             Entry {
                                 seen,
                                 index: Some(f.index.clone()),

@@ -40,7 +40,7 @@ pub struct Deduped<S> {
 /// under its own record id.
 enum Passed {
     Original(usize),
-    Rewritten(Document),
+    Rewritten(Box<Document>),
 }
 
 /// Where a colliding id is: a document of this batch (its plan), or memory.
@@ -155,7 +155,7 @@ impl<S: Sink> Deduped<S> {
                         }
                     } else {
                         pending.insert(Cow::Borrowed(m.fallback_id), plans.len());
-                        pass.push(Passed::Rewritten(under_own_id(doc, &m)));
+                        pass.push(Passed::Rewritten(Box::new(under_own_id(doc, &m))));
                         Plan::Pass {
                             at: pass.len() - 1,
                             remember: Some((m.fallback_id.to_owned(), Seen::from_mark(&m))),
@@ -223,7 +223,7 @@ impl<S: Sink> Sink for Deduped<S> {
                 .into_iter()
                 .map(|p| match p {
                     Passed::Original(n) => docs[n].clone(),
-                    Passed::Rewritten(d) => d,
+                    Passed::Rewritten(d) => *d,
                 })
                 .collect();
             self.inner.deliver(&batch).await?

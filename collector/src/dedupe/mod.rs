@@ -126,7 +126,7 @@ pub(crate) fn sha1_hex(h: Sha1) -> String {
     let mut text = [0u8; 40];
     // 20 bytes always fit 40 digits; both lengths are fixed.
     let _ = hex::encode_to_slice(h.finalize(), &mut text);
-    String::from_utf8_lossy(&text).into_owned()
+    std::str::from_utf8(&text).unwrap_or_default().to_owned()
 }
 
 /// What a new flow document says about itself (borrowed from its

@@ -157,7 +157,7 @@ fn put_endpoints(doc: &mut Doc<'_>, flow: &Flow, counters: Option<Counters<'_>>)
         (&CLIENT_NAMES, &flow.client, counters.map(|c| c.client)),
         (&SERVER_NAMES, &flow.server, counters.map(|c| c.server)),
     ];
-    let mut related: Vec<IpAddr> = Vec::with_capacity(2);
+    let mut related: Vec<Leaf<'_>> = Vec::new();
     for (names, endpoint, direction) in sides {
         let endpoint = endpoint.as_ref();
         let ip = endpoint.and_then(|e| values::ip(&e.ip));
@@ -174,8 +174,11 @@ fn put_endpoints(doc: &mut Doc<'_>, flow: &Flow, counters: Option<Counters<'_>>)
                 doc.put(paths.packets, long(d.packets));
             }
         }
-        if let Some(ip) = ip.filter(|ip| !related.contains(ip)) {
-            related.push(ip);
+        if let Some(ip) =
+            ip.filter(|ip| !related.iter().any(|r| matches!(r, Leaf::Ip(r) if r == ip)))
+        {
+            related.reserve_exact(2);
+            related.push(Leaf::Ip(ip));
         }
     }
     doc.put_list("related.ip", related);

@@ -5,6 +5,8 @@
 //! replica) becomes the same document. A flow's id does not name its probe:
 //! the same flow seen by two probes shares it (see [`crate::dedupe`]).
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use sha1::{Digest as _, Sha1};
 use sonde_common::ecs::{self, Doc, Observer};
@@ -27,8 +29,42 @@ pub fn flow(
     enricher: &Enricher,
     dedupe: &DedupeSettings,
 ) -> Document {
-    let observer = observer(identity);
-    let mut fields = ecs::flow_fields(flow, &observer);
+    flow_from(&Source::new(identity), flow, enricher, dedupe)
+}
+
+/// The probe a stream comes from, as its documents name it: made once per
+/// stream, not per record.
+#[derive(Clone, Debug)]
+pub struct Source {
+    identity: Arc<str>,
+    observer: Observer,
+}
+
+impl Source {
+    /// The probe with the certificate identity `identity`.
+    pub fn new(identity: &str) -> Self {
+        Self {
+            identity: Arc::from(identity),
+            observer: Observer {
+                name: identity.to_owned(),
+                hostname: None,
+            },
+        }
+    }
+
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+}
+
+fn flow_from(
+    source: &Source,
+    flow: &v1::Flow,
+    enricher: &Enricher,
+    dedupe: &DedupeSettings,
+) -> Document {
+    let identity = source.identity();
+    let mut fields = ecs::flow_fields(flow, &source.observer);
     let record = flow_id(identity, flow);
     let matchable = !flow.community_id.is_empty() && flow.first_seen_us != 0;
     let id = if matchable {
@@ -59,7 +95,7 @@ pub fn flow(
     };
     let mut doc = document(fields, id, DocKind::Flow, flow.last_seen_us, ips, enricher);
     doc.flow = matchable.then(|| FlowKey {
-        observer: identity.to_owned(),
+        observer: Arc::clone(&source.identity),
         record_id: record,
         first_seen_us: flow.first_seen_us,
         community_id: flow.community_id.clone(),
@@ -76,19 +112,12 @@ pub struct Mapper {
 }
 
 impl Mapper {
-    pub fn flow(&self, identity: &str, record: &v1::Flow) -> Document {
-        flow(identity, record, &self.enricher, &self.dedupe)
+    pub fn flow(&self, source: &Source, record: &v1::Flow) -> Document {
+        flow_from(source, record, &self.enricher, &self.dedupe)
     }
 
-    pub fn alert(&self, identity: &str, record: &v1::Alert) -> Document {
-        alert(identity, record, &self.enricher)
-    }
-}
-
-fn observer(identity: &str) -> Observer {
-    Observer {
-        name: identity.to_owned(),
-        hostname: None,
+    pub fn alert(&self, source: &Source, record: &v1::Alert) -> Document {
+        alert_from(source, record, &self.enricher)
     }
 }
 
@@ -218,9 +247,12 @@ pub fn flow_id(identity: &str, flow: &v1::Flow) -> String {
 
 /// The document of an alert record from the probe `identity`, enriched.
 pub fn alert(identity: &str, alert: &v1::Alert, enricher: &Enricher) -> Document {
-    let observer = observer(identity);
-    let fields = ecs::alert_fields(alert, &observer);
-    let id = alert_id(identity, alert);
+    alert_from(&Source::new(identity), alert, enricher)
+}
+
+fn alert_from(source: &Source, alert: &v1::Alert, enricher: &Enricher) -> Document {
+    let fields = ecs::alert_fields(alert, &source.observer);
+    let id = alert_id(source.identity(), alert);
     let time = if alert.last_seen_us > 0 {
         alert.last_seen_us
     } else {

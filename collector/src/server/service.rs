@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
 use super::PeerInfo;
-use crate::documents::Mapper;
+use crate::documents::{Mapper, Source};
 use crate::output::OutputHandle;
 use crate::sink::Outcome;
 
@@ -122,6 +122,7 @@ impl Collector for ExportService {
         info!(probe = %peer.identity, version = %hello.software_version, boot_epoch = hello.boot_epoch, "Probe said hello.");
         let (tx, rx) = mpsc::channel(16);
         let session = Session {
+            source: Source::new(&peer.identity),
             identity: peer.identity,
             boot_epoch: hello.boot_epoch,
             output: self.output.clone(),
@@ -146,6 +147,8 @@ impl Collector for ExportService {
 
 struct Session {
     identity: String,
+    /// The identity as documents name it.
+    source: Source,
     boot_epoch: u64,
     output: OutputHandle,
     stats: Arc<ServerStats>,
@@ -287,11 +290,9 @@ impl Session {
         let mut docs = Vec::with_capacity(batch.records.len() - skip);
         for rec in batch.records.into_iter().skip(skip) {
             match rec.kind {
-                Some(record::Kind::Flow(flow)) => {
-                    docs.push(self.mapper.flow(&self.identity, &flow))
-                }
+                Some(record::Kind::Flow(flow)) => docs.push(self.mapper.flow(&self.source, &flow)),
                 Some(record::Kind::Alert(alert)) => {
-                    docs.push(self.mapper.alert(&self.identity, &alert))
+                    docs.push(self.mapper.alert(&self.source, &alert))
                 }
                 Some(record::Kind::Status(_)) => {}
                 None => {

@@ -23,6 +23,7 @@ pub use syslog::{SyslogConfig, SyslogSink, SyslogTransport};
 
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -52,7 +53,8 @@ pub struct Document {
 /// and `network.community_id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowKey {
-    pub observer: String,
+    /// Shared by the documents of one probe.
+    pub observer: Arc<str>,
     pub record_id: String,
     pub first_seen_us: u64,
     pub community_id: String,
@@ -193,7 +195,7 @@ impl<'a> Facts<'a> {
         let flow = self.sonde.as_ref()?.flow.as_ref()?;
         let event = self.event.as_ref()?;
         Some(FlowKey {
-            observer: flow.observers.first()?.to_string(),
+            observer: Arc::from(&**flow.observers.first()?),
             record_id: flow.record_ids.first()?.to_string(),
             first_seen_us: crate::dedupe::parse_rfc3339_us(event.start.as_deref()?)?,
             community_id: self.network.as_ref()?.community_id.as_deref()?.to_owned(),

@@ -202,16 +202,21 @@ impl Pcap {
                 Err(short(input, "record header", header))
             };
         }
-        let h = input.ahead();
-        let order = self.order;
-        let (Some(sec), Some(frac), Some(mut caplen), Some(mut len)) = (
-            order.u32(h, 0),
-            order.u32(h, 4),
-            order.u32(h, 8),
-            order.u32(h, 12),
-        ) else {
+        // The four header fields in one load: seconds, fraction, captured
+        // and wire length.
+        let Some(&h) = input.ahead().first_chunk::<16>() else {
             return Err(short(input, "record header", header));
         };
+        let h = u128::from_le_bytes(h);
+        let field = |i: u32| {
+            let v = (h >> (32 * i)) as u32;
+            if self.order == Order::Big {
+                v.swap_bytes()
+            } else {
+                v
+            }
+        };
+        let (sec, frac, mut caplen, mut len) = (field(0), field(1), field(2), field(3));
         if self.swapped == Lengths::Swapped
             || (self.swapped == Lengths::MaybeSwapped && caplen > len)
         {

@@ -114,10 +114,17 @@ impl Input {
 
     /// Buffers at least `n` bytes; `false` if the file ends first. Moves the
     /// unconsumed bytes to the front, so ranges handed out before are stale.
+    #[inline]
     fn want(&mut self, n: usize) -> std::io::Result<bool> {
         if self.end - self.start >= n {
             return Ok(true);
         }
+        self.fill(n)
+    }
+
+    /// [`Input::want`] when the buffer runs short: once per chunk.
+    #[cold]
+    fn fill(&mut self, n: usize) -> std::io::Result<bool> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;

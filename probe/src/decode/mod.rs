@@ -3,8 +3,10 @@
 //!
 //! - Link layers ([`LinkType`]): Ethernet with 802.1Q/802.1ad VLAN tags (QinQ;
 //!   the outer id is the flow's VLAN), Linux cooked capture v1 and v2, raw IP,
-//!   BSD loopback/null. Link headers are parsed here with bounds checks; the
-//!   IP layer (IPv4 options, IPv6 extension headers, fragments) by etherparse.
+//!   BSD loopback/null. Link headers are parsed here with bounds checks, and
+//!   so is the common IPv4 header (no AH, lengths consistent with the
+//!   capture); every other IP packet (IPv6 extension headers, AH, lax
+//!   lengths) by etherparse.
 //! - Transport headers (TCP, UDP, ICMP, ICMPv6, SCTP ports) are read here from
 //!   the IP payload, so the first fragment of a fragmented datagram still yields
 //!   its ports. Later fragments carry no transport header: they are returned as
@@ -37,6 +39,8 @@ pub mod proto {
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const ICMPV6: u8 = 58;
+    /// IP Authentication Header (RFC 4302).
+    pub const AH: u8 = 51;
     pub const SCTP: u8 = 132;
 }
 
@@ -157,7 +161,57 @@ fn decode_ip(bytes: &[u8]) -> Result<Decoded<'_>, Skip> {
     decode_ip_at(bytes, 0)
 }
 
-fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
+/// What the IP layer says: addresses, protocol, wire length, header length,
+/// fragment, and the payload (the captured bytes after the header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ip<'a> {
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    ip_len: u32,
+    header_len: u32,
+    fragment: Fragment,
+    payload: &'a [u8],
+}
+
+/// The common case read by hand (RFC 791 §3.1): IPv4 without an
+/// authentication header whose total length covers its header and fits the
+/// captured bytes. Every other packet (IPv6, AH, short or inconsistent
+/// lengths, a bad version or header length) goes to etherparse's lax
+/// parser, which gives the same answer for the packets taken here (a test
+/// compares both on every test capture). Calling etherparse per packet cost
+/// a large result returned through memory and a store-forwarding stall.
+#[inline]
+fn plain_ipv4(bytes: &[u8]) -> Option<Ip<'_>> {
+    let h = bytes.first_chunk::<20>()?;
+    let header_len = usize::from(h[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let proto = h[9];
+    if h[0] >> 4 != 4 || header_len < 20 || total < header_len || proto == proto::AH {
+        return None;
+    }
+    let payload = bytes.get(header_len..total)?;
+    let id = u32::from(u16::from_be_bytes([h[4], h[5]]));
+    let flags_offset = u16::from_be_bytes([h[6], h[7]]);
+    let fragment = match (flags_offset & 0x1fff, flags_offset & 0x2000 != 0) {
+        (0, false) => Fragment::None,
+        (0, true) => Fragment::First { id },
+        _ => Fragment::Later { id },
+    };
+    Some(Ip {
+        src: IpAddr::from([h[12], h[13], h[14], h[15]]),
+        dst: IpAddr::from([h[16], h[17], h[18], h[19]]),
+        proto,
+        ip_len: total as u32,
+        header_len: header_len as u32,
+        fragment,
+        payload,
+    })
+}
+
+/// Any IP packet, through etherparse's lax slices (IPv4 options and AH,
+/// IPv6 extension headers, lengths that disagree with the capture).
+fn lax_ip(bytes: &[u8]) -> Result<Ip<'_>, Skip> {
     use etherparse::err::ip::LaxHeaderSliceError;
 
     let (ip, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|e| match e {
@@ -188,8 +242,32 @@ fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
         LaxIpSlice::Ipv4(v4) => u32::from(v4.header().ihl()) * 4,
         LaxIpSlice::Ipv6(v6) => 40 + v6.extensions().slice().len() as u32,
     };
+    Ok(Ip {
+        src: ip.source_addr(),
+        dst: ip.destination_addr(),
+        proto: payload.ip_number.0,
+        ip_len,
+        header_len,
+        fragment,
+        payload: payload.payload,
+    })
+}
+
+fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
+    let Ip {
+        src,
+        dst,
+        proto,
+        ip_len,
+        header_len,
+        fragment,
+        payload,
+    } = match plain_ipv4(bytes) {
+        Some(ip) => ip,
+        None => lax_ip(bytes)?,
+    };
     // A length field of 0 (TSO/GSO captures, jumbograms): trust the capture.
-    let captured = header_len + payload.payload.len() as u32;
+    let captured = header_len + payload.len() as u32;
     let ip_len = if ip_len <= header_len && captured > header_len {
         captured
     } else {
@@ -201,9 +279,9 @@ fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
         vlan: 0,
         src_mac: None,
         dst_mac: None,
-        src: ip.source_addr(),
-        dst: ip.destination_addr(),
-        proto: payload.ip_number.0,
+        src,
+        dst,
+        proto,
         src_port: 0,
         dst_port: 0,
         ip_len,
@@ -219,11 +297,11 @@ fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
     if fragment == Fragment::None
         && matches!(packet.proto, proto::IPV4_IN_IP | proto::IPV6_IN_IP)
         && depth < MAX_TUNNEL_DEPTH
-        && let Ok(inner) = decode_ip_at(payload.payload, depth + 1)
+        && let Ok(inner) = decode_ip_at(payload, depth + 1)
     {
         return Ok(inner);
     }
-    transport(&mut packet, payload.payload, l4_wire)?;
+    transport(&mut packet, payload, l4_wire)?;
     Ok(packet)
 }
 

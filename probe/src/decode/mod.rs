@@ -146,20 +146,27 @@ impl Skip {
 #[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
     let l2 = link::parse(link, frame)?;
-    let mut packet = decode_ip(l2.ip)?;
-    packet.vlan = l2.vlan;
-    packet.src_mac = l2.src_mac;
-    packet.dst_mac = l2.dst_mac;
+    let mut packet = Decoded {
+        vlan: l2.vlan,
+        src_mac: l2.src_mac,
+        dst_mac: l2.dst_mac,
+        src: IpAddr::from([0, 0, 0, 0]),
+        dst: IpAddr::from([0, 0, 0, 0]),
+        proto: 0,
+        src_port: 0,
+        dst_port: 0,
+        ip_len: 0,
+        payload_len: 0,
+        tcp: None,
+        fragment: Fragment::None,
+        payload: &[],
+    };
+    decode_ip_at(l2.ip, 0, &mut packet)?;
     Ok(packet)
 }
 
 /// IP-in-IP tunnels opened inside one another at most.
 const MAX_TUNNEL_DEPTH: u8 = 2;
-
-/// Decodes an IP packet (the bytes after the link header).
-fn decode_ip(bytes: &[u8]) -> Result<Decoded<'_>, Skip> {
-    decode_ip_at(bytes, 0)
-}
 
 /// What the IP layer says: addresses, protocol, wire length, header length,
 /// fragment, and the payload (the captured bytes after the header).
@@ -253,7 +260,11 @@ fn lax_ip(bytes: &[u8]) -> Result<Ip<'_>, Skip> {
     })
 }
 
-fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
+/// Decodes an IP packet (the bytes after the link header) into `packet`'s
+/// IP-level fields (all of them; the link-level ones are left alone). Written
+/// in place rather than returned: a `Decoded` returned through memory from
+/// this recursive (so not inlined) function was copied on every packet.
+fn decode_ip_at<'a>(bytes: &'a [u8], depth: u8, packet: &mut Decoded<'a>) -> Result<(), Skip> {
     let Ip {
         src,
         dst,
@@ -275,34 +286,32 @@ fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
     };
     let l4_wire = ip_len.saturating_sub(header_len);
 
-    let mut packet = Decoded {
-        vlan: 0,
-        src_mac: None,
-        dst_mac: None,
-        src,
-        dst,
-        proto,
-        src_port: 0,
-        dst_port: 0,
-        ip_len,
-        payload_len: 0,
-        tcp: None,
-        fragment,
-        payload: &[],
-    };
+    packet.src = src;
+    packet.dst = dst;
+    packet.proto = proto;
+    packet.src_port = 0;
+    packet.dst_port = 0;
+    packet.ip_len = ip_len;
+    packet.payload_len = 0;
+    packet.tcp = None;
+    packet.fragment = fragment;
+    packet.payload = &[];
     if let Fragment::Later { .. } = fragment {
         packet.payload_len = l4_wire;
-        return Ok(packet);
+        return Ok(());
     }
     if fragment == Fragment::None
-        && matches!(packet.proto, proto::IPV4_IN_IP | proto::IPV6_IN_IP)
+        && matches!(proto, proto::IPV4_IN_IP | proto::IPV6_IN_IP)
         && depth < MAX_TUNNEL_DEPTH
-        && let Ok(inner) = decode_ip_at(payload, depth + 1)
     {
-        return Ok(inner);
+        // An inner packet that does not decode leaves the outer one.
+        let outer = *packet;
+        if decode_ip_at(payload, depth + 1, packet).is_ok() {
+            return Ok(());
+        }
+        *packet = outer;
     }
-    transport(&mut packet, payload, l4_wire)?;
-    Ok(packet)
+    transport(packet, payload, l4_wire)
 }
 
 /// The fragment header in an IPv6 extension chain, if any (RFC 8200 §4):

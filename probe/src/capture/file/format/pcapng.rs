@@ -1,258 +1,14 @@
-//! The two capture file formats, record by record.
-//!
-//! Classic pcap (<https://www.tcpdump.org/manpages/pcap-savefile.5.html>,
-//! draft-ietf-opsawg-pcap): a 24-byte file header (magic, version, snapshot
-//! length, link type), then records of a 16-byte header (seconds, fraction,
-//! captured length, length on the wire) and the captured bytes. The magic
-//! gives the byte order and the fraction's unit (micro- or nanoseconds);
-//! Kuznetzov's modified pcap adds 8 bytes to each record header.
-//!
-//! pcapng (draft-ietf-opsawg-pcapng): blocks of type (4 bytes), total length
-//! (4), body, total length again. A Section Header Block gives the byte order
-//! of its section; Interface Description Blocks give each interface's link
-//! type, snapshot length and time resolution/offset; Enhanced, Simple and
-//! (obsolete) Packet Blocks carry packets; every other block is skipped.
+//! pcapng (draft-ietf-opsawg-pcapng), block by block.
 
-use super::{FileError, Input, MAX_PACKET, Record};
+use super::super::{FileError, Input, MAX_PACKET, Record};
+use super::{Order, malformed, micros, short, snapshot};
 
 /// A parsed pcapng block may be this long: a packet of [`MAX_PACKET`] bytes
 /// with room for its header and options.
 const MAX_BLOCK: u32 = MAX_PACKET + 65_536;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Order {
-    Little,
-    Big,
-}
-
-impl Order {
-    fn u16(self, b: &[u8], at: usize) -> Option<u16> {
-        let a = *b.get(at..)?.first_chunk::<2>()?;
-        Some(match self {
-            Order::Little => u16::from_le_bytes(a),
-            Order::Big => u16::from_be_bytes(a),
-        })
-    }
-
-    fn u32(self, b: &[u8], at: usize) -> Option<u32> {
-        let a = *b.get(at..)?.first_chunk::<4>()?;
-        Some(match self {
-            Order::Little => u32::from_le_bytes(a),
-            Order::Big => u32::from_be_bytes(a),
-        })
-    }
-
-    fn u64(self, b: &[u8], at: usize) -> Option<u64> {
-        let a = *b.get(at..)?.first_chunk::<8>()?;
-        Some(match self {
-            Order::Little => u64::from_le_bytes(a),
-            Order::Big => u64::from_be_bytes(a),
-        })
-    }
-}
-
-fn malformed(offset: u64, reason: impl Into<String>) -> FileError {
-    FileError::Malformed {
-        offset,
-        reason: reason.into(),
-    }
-}
-
-/// Ends a read that wanted `needed` bytes at the current position: the end
-/// of the file if nothing is left, a truncation otherwise.
-fn short(input: &Input, what: &'static str, needed: usize) -> FileError {
-    FileError::Truncated {
-        what,
-        offset: input.offset,
-        needed: needed as u64,
-        available: input.ahead().len() as u64,
-    }
-}
-
-/// libpcap's rule for a file's snapshot length: 0 or more than the maximum
-/// means the maximum.
-fn snapshot(snaplen: u32) -> u32 {
-    if snaplen == 0 || snaplen > MAX_PACKET {
-        MAX_PACKET
-    } else {
-        snaplen
-    }
-}
-
-/// Seconds and microseconds to microseconds since the epoch; negative
-/// values (a broken file) become 0, as for libpcap's packets.
-fn micros(sec: i64, usec: i64) -> u64 {
-    super::super::micros(sec, usec)
-}
-
-/// Reads the file header and, for pcapng, the blocks up to the first
-/// interface: the format reader and the link type (a pcap LINKTYPE value).
-pub(super) fn open(input: &mut Input) -> Result<(super::Format, u32), FileError> {
-    input.want(4)?;
-    let magic = input.ahead().first_chunk::<4>().copied();
-    match magic.map(u32::from_le_bytes) {
-        Some(PCAPNG_SHB) => {
-            let (ng, link) = PcapNg::open(input)?;
-            Ok((super::Format::PcapNg(ng), link))
-        }
-        Some(m) if Pcap::magic(m).is_some() => {
-            let (pcap, link) = Pcap::open(input)?;
-            Ok((super::Format::Pcap(pcap), link))
-        }
-        _ => {
-            let start: Vec<String> = input
-                .ahead()
-                .iter()
-                .take(4)
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            let start = if start.is_empty() {
-                "nothing: it is empty".to_owned()
-            } else {
-                start.join(" ")
-            };
-            Err(FileError::NotCapture { start })
-        }
-    }
-}
-
-/// A classic pcap file after its header.
-#[derive(Debug)]
-pub(super) struct Pcap {
-    order: Order,
-    nanos: bool,
-    /// 16, or 24 for Kuznetzov's modified records.
-    header: usize,
-    snaplen: u32,
-    swapped: Lengths,
-}
-
-/// Files before version 2.3 wrote the captured and the wire length the
-/// other way round; 2.3 did either (libpcap's `lengths_swapped`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Lengths {
-    InOrder,
-    Swapped,
-    MaybeSwapped,
-}
-
-impl Pcap {
-    /// Byte order, nanoseconds and record header length of a magic read
-    /// little-endian.
-    fn magic(m: u32) -> Option<(Order, bool, usize)> {
-        Some(match m {
-            0xa1b2_c3d4 => (Order::Little, false, 16),
-            0xd4c3_b2a1 => (Order::Big, false, 16),
-            0xa1b2_3c4d => (Order::Little, true, 16),
-            0x4d3c_b2a1 => (Order::Big, true, 16),
-            0xa1b2_cd34 => (Order::Little, false, 24),
-            0x34cd_b2a1 => (Order::Big, false, 24),
-            _ => return None,
-        })
-    }
-
-    fn open(input: &mut Input) -> Result<(Self, u32), FileError> {
-        const HEADER: usize = 24;
-        if !input.want(HEADER)? {
-            return Err(short(input, "pcap file header", HEADER));
-        }
-        let h = input.ahead();
-        let fields = (|| {
-            let (order, nanos, header) = Self::magic(Order::Little.u32(h, 0)?)?;
-            let major = order.u16(h, 4)?;
-            let minor = order.u16(h, 6)?;
-            let snaplen = order.u32(h, 16)?;
-            let link = order.u32(h, 20)?;
-            Some((order, nanos, header, major, minor, snaplen, link))
-        })();
-        let Some((order, nanos, header, major, minor, snaplen, link)) = fields else {
-            return Err(short(input, "pcap file header", HEADER));
-        };
-        let swapped = match (major, minor) {
-            (2, 0..=2) | (543, 0) => Lengths::Swapped,
-            (2, 3) => Lengths::MaybeSwapped,
-            (2, _) => Lengths::InOrder,
-            _ => {
-                return Err(FileError::Version {
-                    format: "pcap",
-                    major,
-                    minor,
-                });
-            }
-        };
-        input.consume(HEADER);
-        let pcap = Self {
-            order,
-            nanos,
-            header,
-            snaplen: snapshot(snaplen),
-            swapped,
-        };
-        // The top bits carry the FCS length (LT_FCS_LENGTH_PRESENT).
-        Ok((pcap, link & 0x03ff_ffff))
-    }
-
-    /// The next record; `None` at the end of the file.
-    pub(super) fn next(&mut self, input: &mut Input) -> Result<Option<Record>, FileError> {
-        let header = self.header;
-        if !input.want(header)? {
-            return if input.ahead().is_empty() {
-                Ok(None)
-            } else {
-                Err(short(input, "record header", header))
-            };
-        }
-        // The four header fields in one load: seconds, fraction, captured
-        // and wire length.
-        let Some(&h) = input.ahead().first_chunk::<16>() else {
-            return Err(short(input, "record header", header));
-        };
-        let h = u128::from_le_bytes(h);
-        let field = |i: u32| {
-            let v = (h >> (32 * i)) as u32;
-            if self.order == Order::Big {
-                v.swap_bytes()
-            } else {
-                v
-            }
-        };
-        let (sec, frac, mut caplen, mut len) = (field(0), field(1), field(2), field(3));
-        if self.swapped == Lengths::Swapped
-            || (self.swapped == Lengths::MaybeSwapped && caplen > len)
-        {
-            std::mem::swap(&mut caplen, &mut len);
-        }
-        if caplen > MAX_PACKET {
-            return Err(FileError::TooLarge {
-                what: "packet record",
-                offset: input.offset,
-                len: caplen.into(),
-                limit: MAX_PACKET.into(),
-            });
-        }
-        // `caplen` <= MAX_PACKET fits any usize.
-        let total = header + caplen as usize;
-        if !input.want(total)? {
-            return Err(short(input, "packet record", total));
-        }
-        let data = input.start + header;
-        let kept = caplen.min(self.snaplen) as usize;
-        input.consume(total);
-        // libpcap's on-disk times are signed 32-bit; nanoseconds are cut to
-        // microseconds, not rounded.
-        let sec = i64::from(sec as i32);
-        let frac = i64::from(frac as i32);
-        let usec = if self.nanos { frac / 1000 } else { frac };
-        Ok(Some(Record {
-            ts_us: micros(sec, usec),
-            wire_len: len,
-            data: data..data + kept,
-        }))
-    }
-}
-
 /// Block types (draft-ietf-opsawg-pcapng §4).
-const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
+pub(super) const SHB: u32 = 0x0a0d_0d0a;
 const PCAPNG_IDB: u32 = 1;
 const PCAPNG_PB: u32 = 2;
 const PCAPNG_SPB: u32 = 3;
@@ -271,7 +27,7 @@ struct Interface {
 
 /// A pcapng file, positioned at a block boundary.
 #[derive(Debug)]
-pub(super) struct PcapNg {
+pub(in crate::capture::file) struct PcapNg {
     order: Order,
     /// The current section's interfaces.
     interfaces: Vec<Interface>,
@@ -288,7 +44,7 @@ enum Block {
 }
 
 impl PcapNg {
-    fn open(input: &mut Input) -> Result<(Self, u32), FileError> {
+    pub(super) fn open(input: &mut Input) -> Result<(Self, u32), FileError> {
         let mut ng = Self {
             order: Order::Little,
             interfaces: Vec::new(),
@@ -319,7 +75,10 @@ impl PcapNg {
     }
 
     /// The next packet; `None` at the end of the file.
-    pub(super) fn next(&mut self, input: &mut Input) -> Result<Option<Record>, FileError> {
+    pub(in crate::capture::file) fn next(
+        &mut self,
+        input: &mut Input,
+    ) -> Result<Option<Record>, FileError> {
         loop {
             match self.block(input)? {
                 None => return Ok(None),
@@ -341,7 +100,7 @@ impl PcapNg {
         }
         let at = input.offset;
         let kind = self.order.u32(input.ahead(), 0).unwrap_or(0);
-        if kind == PCAPNG_SHB {
+        if kind == SHB {
             // The byte-order magic after the length says how to read it.
             if !input.want(12)? {
                 return Err(short(input, "section header", 12));
@@ -359,10 +118,7 @@ impl PcapNg {
                 format!("block length {len} (at least 12, a multiple of 4)"),
             ));
         }
-        if !matches!(
-            kind,
-            PCAPNG_SHB | PCAPNG_IDB | PCAPNG_PB | PCAPNG_SPB | PCAPNG_EPB
-        ) {
+        if !matches!(kind, SHB | PCAPNG_IDB | PCAPNG_PB | PCAPNG_SPB | PCAPNG_EPB) {
             if !input.skip(len.into())? {
                 return Err(FileError::Truncated {
                     what: "pcapng block",
@@ -389,7 +145,7 @@ impl PcapNg {
         let body_start = input.start + HEAD;
         let body = input.ahead().get(HEAD..len - 4).unwrap_or_default();
         let block = match kind {
-            PCAPNG_SHB => {
+            SHB => {
                 self.section(body, at)?;
                 Block::Other
             }

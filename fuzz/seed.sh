@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Seeds the fuzz corpora from real inputs (the corpora themselves are not
 # committed; run this once after a checkout, it is idempotent):
+# - capture_file: the test captures themselves (up to 64 KiB each);
 # - decode:      frames of the test captures (pcap and pcapng), prefixed with
 #                the link byte that selects their link type in the target;
 # - flow_engine: the first frames of each Ethernet capture in the target's
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 testdata=${SONDE_TESTDATA:-../../shared/testdata}
-mkdir -p corpus/decode corpus/flow_engine corpus/config corpus/proto_batch
+mkdir -p corpus/decode corpus/flow_engine corpus/config corpus/proto_batch corpus/capture_file
 cp ../deploy/config/probe.example.toml corpus/config/probe.example.toml
 python3 - "$testdata" <<'PY'
 import hashlib, os, struct, sys
@@ -84,6 +85,8 @@ files = decode_n = flow_n = 0
 for path in paths:
     with open(path, "rb") as f:
         data = f.read()
+    if len(data) <= 65536:
+        write("corpus/capture_file", data)
     parsed = pcap(data) or pcapng(data)
     if not parsed or parsed[0] not in LINKS or not parsed[1]:
         continue
@@ -169,6 +172,6 @@ for f in "$testdata"/suricata/elastic-integrations/*.log "$testdata"/suricata/sl
         printf '%s\n' "$line" > "corpus/eve_line/$(basename "$f")-$n"
     done < "$f"
 done
-for t in decode flow_engine proto_batch config eve_line $(cd fuzz_targets && ls classify_*.rs 2>/dev/null | sed 's/\.rs$//'); do
+for t in capture_file decode flow_engine proto_batch config eve_line $(cd fuzz_targets && ls classify_*.rs 2>/dev/null | sed 's/\.rs$//'); do
     echo "corpus/$t: $(ls "corpus/$t" | wc -l) inputs"
 done

@@ -1,15 +1,16 @@
 //! Capture: where packets come from. A [`PacketSource`] is either a capture
-//! file (pcap or pcapng, through libpcap) or a live interface (libpcap with a
-//! BPF filter, snaplen, promiscuous mode, kernel buffer size, immediate mode).
-//! Every packet carries its capture timestamp, which is the only clock the
-//! flow table knows.
+//! file (pcap or pcapng, read by sonde's own reader in large chunks, see
+//! [`file`]) or a live interface (libpcap with a BPF filter, snaplen,
+//! promiscuous mode, kernel buffer size, immediate mode). Every packet
+//! carries its capture timestamp, which is the only clock the flow table
+//! knows.
 //!
 //! libpcap's `unsafe` stays inside the `pcap` crate.
 
-mod file;
+pub mod file;
 mod live;
 
-pub use file::FileSource;
+pub use file::{FileError, FileSource};
 pub use live::LiveSource;
 
 use crate::decode::LinkType;
@@ -56,7 +57,7 @@ pub struct CaptureStats {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("cannot open capture file {path}: {source}")]
-    OpenFile { path: String, source: pcap::Error },
+    OpenFile { path: String, source: FileError },
     #[error("cannot open interface {interface}: {source}{}", permission_hint(.source))]
     OpenLive {
         interface: String,
@@ -72,6 +73,11 @@ pub enum CaptureError {
         "capture link type {0} is not supported (Ethernet, Linux cooked v1/v2, raw IP and loopback are)"
     )]
     LinkType(i32),
+    #[error("reading packets from {source_name}: {error}")]
+    ReadFile {
+        source_name: String,
+        error: FileError,
+    },
     #[error("reading packets from {source_name}: {error}")]
     Read {
         source_name: String,
@@ -97,12 +103,18 @@ fn packet<'a>(p: &pcap::Packet<'a>) -> Packet<'a> {
         reason = "time_t and suseconds_t differ by platform"
     )]
     let (sec, usec) = (p.header.ts.tv_sec as i64, p.header.ts.tv_usec as i64);
-    let secs = u64::try_from(sec).unwrap_or(0);
-    let usecs = u64::try_from(usec).unwrap_or(0).min(999_999);
-    let ts_us = secs.saturating_mul(1_000_000).saturating_add(usecs);
     Packet {
-        ts_us,
+        ts_us: micros(sec, usec),
         data: p.data,
         wire_len: p.header.len,
     }
+}
+
+/// Seconds and microseconds since the epoch as microseconds; negative values
+/// (a broken capture file) become 0, microseconds past 999,999 stay in their
+/// second.
+fn micros(sec: i64, usec: i64) -> u64 {
+    let secs = u64::try_from(sec).unwrap_or(0);
+    let usecs = u64::try_from(usec).unwrap_or(0).min(999_999);
+    secs.saturating_mul(1_000_000).saturating_add(usecs)
 }

@@ -3,8 +3,10 @@
 //!
 //! - Link layers ([`LinkType`]): Ethernet with 802.1Q/802.1ad VLAN tags (QinQ;
 //!   the outer id is the flow's VLAN), Linux cooked capture v1 and v2, raw IP,
-//!   BSD loopback/null. Link headers are parsed here with bounds checks; the
-//!   IP layer (IPv4 options, IPv6 extension headers, fragments) by etherparse.
+//!   BSD loopback/null. Link headers are parsed here with bounds checks, and
+//!   so is the common IPv4 header (no AH, lengths consistent with the
+//!   capture); every other IP packet (IPv6 extension headers, AH, lax
+//!   lengths) by etherparse.
 //! - Transport headers (TCP, UDP, ICMP, ICMPv6, SCTP ports) are read here from
 //!   the IP payload, so the first fragment of a fragmented datagram still yields
 //!   its ports. Later fragments carry no transport header: they are returned as
@@ -19,12 +21,14 @@
 //! Hot path: no allocation, `Copy` error enum, every read bounds-checked.
 
 pub mod fragments;
+mod ip;
 mod link;
 
 use std::net::IpAddr;
 
-use etherparse::LaxIpSlice;
-
+#[cfg(test)]
+use ip::ipv6_fragment;
+use ip::{Ip, lax_ip, plain_ipv4};
 pub use link::LinkType;
 
 /// IANA protocol numbers the decoder knows.
@@ -37,6 +41,8 @@ pub mod proto {
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const ICMPV6: u8 = 58;
+    /// IP Authentication Header (RFC 4302).
+    pub const AH: u8 = 51;
     pub const SCTP: u8 = 132;
 }
 
@@ -142,54 +148,47 @@ impl Skip {
 #[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
     let l2 = link::parse(link, frame)?;
-    let mut packet = decode_ip(l2.ip)?;
-    packet.vlan = l2.vlan;
-    packet.src_mac = l2.src_mac;
-    packet.dst_mac = l2.dst_mac;
+    let mut packet = Decoded {
+        vlan: l2.vlan,
+        src_mac: l2.src_mac,
+        dst_mac: l2.dst_mac,
+        src: IpAddr::from([0, 0, 0, 0]),
+        dst: IpAddr::from([0, 0, 0, 0]),
+        proto: 0,
+        src_port: 0,
+        dst_port: 0,
+        ip_len: 0,
+        payload_len: 0,
+        tcp: None,
+        fragment: Fragment::None,
+        payload: &[],
+    };
+    decode_ip_at(l2.ip, 0, &mut packet)?;
     Ok(packet)
 }
 
 /// IP-in-IP tunnels opened inside one another at most.
 const MAX_TUNNEL_DEPTH: u8 = 2;
 
-/// Decodes an IP packet (the bytes after the link header).
-fn decode_ip(bytes: &[u8]) -> Result<Decoded<'_>, Skip> {
-    decode_ip_at(bytes, 0)
-}
-
-fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
-    use etherparse::err::ip::LaxHeaderSliceError;
-
-    let (ip, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|e| match e {
-        LaxHeaderSliceError::Len(_) => Skip::TruncatedIp,
-        LaxHeaderSliceError::Content(_) => Skip::MalformedIp,
-    })?;
-    let (ip_len, fragment) = match &ip {
-        LaxIpSlice::Ipv4(v4) => {
-            let h = v4.header();
-            let id = u32::from(h.identification());
-            let fragment = match (h.fragments_offset().value(), h.more_fragments()) {
-                (0, false) => Fragment::None,
-                (0, true) => Fragment::First { id },
-                _ => Fragment::Later { id },
-            };
-            (u32::from(h.total_len()), fragment)
-        }
-        LaxIpSlice::Ipv6(v6) => {
-            // Walked here rather than with etherparse's extension iterator,
-            // which reads out of bounds on a chain cut short (found by the
-            // `decode` fuzz target, etherparse 0.21.0).
-            let fragment = ipv6_fragment(v6.header().next_header().0, v6.extensions().slice());
-            (40 + u32::from(v6.header().payload_length()), fragment)
-        }
-    };
-    let payload = ip.payload();
-    let header_len = match &ip {
-        LaxIpSlice::Ipv4(v4) => u32::from(v4.header().ihl()) * 4,
-        LaxIpSlice::Ipv6(v6) => 40 + v6.extensions().slice().len() as u32,
+/// Decodes an IP packet (the bytes after the link header) into `packet`'s
+/// IP-level fields (all of them; the link-level ones are left alone). Written
+/// in place rather than returned: a `Decoded` returned through memory from
+/// this recursive (so not inlined) function was copied on every packet.
+fn decode_ip_at<'a>(bytes: &'a [u8], depth: u8, packet: &mut Decoded<'a>) -> Result<(), Skip> {
+    let Ip {
+        src,
+        dst,
+        proto,
+        ip_len,
+        header_len,
+        fragment,
+        payload,
+    } = match plain_ipv4(bytes) {
+        Some(ip) => ip,
+        None => lax_ip(bytes)?,
     };
     // A length field of 0 (TSO/GSO captures, jumbograms): trust the capture.
-    let captured = header_len + payload.payload.len() as u32;
+    let captured = header_len + payload.len() as u32;
     let ip_len = if ip_len <= header_len && captured > header_len {
         captured
     } else {
@@ -197,72 +196,32 @@ fn decode_ip_at(bytes: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
     };
     let l4_wire = ip_len.saturating_sub(header_len);
 
-    let mut packet = Decoded {
-        vlan: 0,
-        src_mac: None,
-        dst_mac: None,
-        src: ip.source_addr(),
-        dst: ip.destination_addr(),
-        proto: payload.ip_number.0,
-        src_port: 0,
-        dst_port: 0,
-        ip_len,
-        payload_len: 0,
-        tcp: None,
-        fragment,
-        payload: &[],
-    };
+    packet.src = src;
+    packet.dst = dst;
+    packet.proto = proto;
+    packet.src_port = 0;
+    packet.dst_port = 0;
+    packet.ip_len = ip_len;
+    packet.payload_len = 0;
+    packet.tcp = None;
+    packet.fragment = fragment;
+    packet.payload = &[];
     if let Fragment::Later { .. } = fragment {
         packet.payload_len = l4_wire;
-        return Ok(packet);
+        return Ok(());
     }
     if fragment == Fragment::None
-        && matches!(packet.proto, proto::IPV4_IN_IP | proto::IPV6_IN_IP)
+        && matches!(proto, proto::IPV4_IN_IP | proto::IPV6_IN_IP)
         && depth < MAX_TUNNEL_DEPTH
-        && let Ok(inner) = decode_ip_at(payload.payload, depth + 1)
     {
-        return Ok(inner);
+        // An inner packet that does not decode leaves the outer one.
+        let outer = *packet;
+        if decode_ip_at(payload, depth + 1, packet).is_ok() {
+            return Ok(());
+        }
+        *packet = outer;
     }
-    transport(&mut packet, payload.payload, l4_wire)?;
-    Ok(packet)
-}
-
-/// The fragment header in an IPv6 extension chain, if any (RFC 8200 §4):
-/// hop-by-hop (0), routing (43) and destination options (60) are
-/// `(len + 1) * 8` bytes, fragment (44) is 8 bytes, authentication (51) is
-/// `(len + 2) * 4` bytes. A chain cut short ends the walk.
-fn ipv6_fragment(mut next: u8, mut chain: &[u8]) -> Fragment {
-    loop {
-        let len = match next {
-            0 | 43 | 60 => chain.get(1).map(|&l| (usize::from(l) + 1) * 8),
-            44 => {
-                let Some(h) = chain.get(..8) else {
-                    return Fragment::None;
-                };
-                let offset = u16::from_be_bytes([h[2], h[3]]) >> 3;
-                let more = h[3] & 1 == 1;
-                let id = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-                return match (offset, more) {
-                    (0, false) => Fragment::None,
-                    (0, true) => Fragment::First { id },
-                    _ => Fragment::Later { id },
-                };
-            }
-            51 => chain.get(1).map(|&l| (usize::from(l) + 2) * 4),
-            _ => return Fragment::None,
-        };
-        let Some(len) = len else {
-            return Fragment::None;
-        };
-        let Some(&following) = chain.first() else {
-            return Fragment::None;
-        };
-        let Some(rest) = chain.get(len..) else {
-            return Fragment::None;
-        };
-        next = following;
-        chain = rest;
-    }
+    transport(packet, payload, l4_wire)
 }
 
 /// Reads the transport header at the start of `l4` (captured bytes) whose wire

@@ -7,23 +7,12 @@
 //! CA/Browser Forum's 2020 limit).
 //! Expiry is judged at export against the flow's time (`verdict`).
 
-use std::fmt::Write as _;
-
 use sha1::{Digest as _, Sha1};
-use x509_parser::certificate::X509CertificateParser;
-use x509_parser::extensions::{GeneralName, SubjectAlternativeName};
-use x509_parser::nom::Parser as _;
-use x509_parser::oid_registry::OID_X509_EXT_SUBJECT_ALT_NAME;
-use x509_parser::oid_registry::{
-    OID_X509_COMMON_NAME, OID_X509_COUNTRY_NAME, OID_X509_LOCALITY_NAME,
-    OID_X509_ORGANIZATION_NAME, OID_X509_ORGANIZATIONAL_UNIT, OID_X509_STATE_OR_PROVINCE_NAME,
-};
-use x509_parser::prelude::FromDer as _;
-use x509_parser::x509::X509Name;
 
 use super::super::cursor::{Cursor, Error, Result};
 use super::super::findings::MAX_TEXT;
 use super::super::{Findings, Risk};
+use super::x509::{self, Der};
 
 /// Certificates issued after this time (2020-09-01, seconds) may be valid
 /// for at most [`MAX_VALIDITY_S`] (nDPI's `TLS_LIMIT_DATE`).
@@ -37,26 +26,20 @@ const MAX_NAMES: usize = 64;
 /// A DN as nDPI prints it: the attributes it knows (C, ST, L, O, OU, CN),
 /// in certificate order, `label=value` joined by `, `; values that are not
 /// printable ASCII are left out, as nDPI does.
-fn dn(name: &X509Name<'_>) -> String {
+fn dn(name: Der<'_>) -> String {
     let mut s = String::new();
-    for attr in name.iter_rdn().flat_map(|rdn| rdn.iter()) {
-        let oid = attr.attr_type();
-        let label = if *oid == OID_X509_COUNTRY_NAME {
-            "C"
-        } else if *oid == OID_X509_STATE_OR_PROVINCE_NAME {
-            "ST"
-        } else if *oid == OID_X509_LOCALITY_NAME {
-            "L"
-        } else if *oid == OID_X509_ORGANIZATION_NAME {
-            "O"
-        } else if *oid == OID_X509_ORGANIZATIONAL_UNIT {
-            "OU"
-        } else if *oid == OID_X509_COMMON_NAME {
-            "CN"
-        } else {
-            continue;
+    for (oid, value) in x509::attributes(name) {
+        // id-at (2.5.4): countryName 6, stateOrProvinceName 8, localityName
+        // 7, organizationName 10, organizationalUnitName 11, commonName 3.
+        let label = match oid {
+            [0x55, 0x04, 0x06] => "C",
+            [0x55, 0x04, 0x08] => "ST",
+            [0x55, 0x04, 0x07] => "L",
+            [0x55, 0x04, 0x0a] => "O",
+            [0x55, 0x04, 0x0b] => "OU",
+            [0x55, 0x04, 0x03] => "CN",
+            _ => continue,
         };
-        let value = attr.as_slice();
         if value.is_empty() || !value.iter().all(|b| (0x20..=0x7e).contains(b)) {
             continue;
         }
@@ -66,7 +49,10 @@ fn dn(name: &X509Name<'_>) -> String {
         if !s.is_empty() {
             s.push_str(", ");
         }
-        let _ = write!(s, "{label}={}", String::from_utf8_lossy(value));
+        s.push_str(label);
+        s.push('=');
+        // Printable ASCII, checked above.
+        s.extend(value.iter().map(|&b| char::from(b)));
     }
     s
 }
@@ -108,33 +94,15 @@ pub(crate) fn parse_certificate(msg: &[u8], out: &mut Findings) -> Result<()> {
         return Ok(());
     }
     let der = list.vec_u24()?.rest();
-    // Extensions are not parsed deeply: only subjectAltName is wanted, and
-    // decoding every extension was most of the certificate's cost.
-    let (_, cert) = X509CertificateParser::new()
-        .with_deep_parse_extensions(false)
-        .parse(der)
-        .map_err(|_| Error::Malformed)?;
+    let cert = x509::parse(der).map_err(|_| Error::Malformed)?;
 
-    let subject = dn(cert.subject());
-    let issuer = dn(cert.issuer());
+    let subject = dn(cert.subject);
+    let issuer = dn(cert.issuer);
     // The sha1 crate, not ring: it uses the CPU's SHA instructions where
     // there are some, ring's SHA-1 never does (3% of a web capture's time).
     let sha1 = Sha1::digest(der);
-    let mut names: Vec<&str> = Vec::new();
-    let san = cert
-        .extensions()
-        .iter()
-        .find(|e| e.oid == OID_X509_EXT_SUBJECT_ALT_NAME)
-        .and_then(|e| SubjectAlternativeName::from_der(e.value).ok());
-    if let Some((_, san)) = &san {
-        for gn in &san.general_names {
-            if let GeneralName::DNSName(name) = gn {
-                if names.len() < MAX_NAMES {
-                    names.push(name);
-                }
-            }
-        }
-    }
+    let mut names: Vec<&str> = cert.alt_names.and_then(x509::dns_names).unwrap_or_default();
+    names.truncate(MAX_NAMES);
 
     if !names.is_empty() {
         out.extra("tls.server_names", names.join(",").as_bytes());
@@ -142,14 +110,11 @@ pub(crate) fn parse_certificate(msg: &[u8], out: &mut Findings) -> Result<()> {
     let tls = out.tls();
     tls.server_subject = subject.clone();
     tls.server_issuer = issuer.clone();
-    tls.server_not_before_us = micros(cert.validity().not_before.timestamp());
-    tls.server_not_after_us = micros(cert.validity().not_after.timestamp());
+    tls.server_not_before_us = micros(cert.not_before);
+    tls.server_not_after_us = micros(cert.not_after);
     tls.server_sha1 = hex::encode(sha1);
     let sni = tls.sni.clone();
-    let (from, until) = (
-        cert.validity().not_before.timestamp(),
-        cert.validity().not_after.timestamp(),
-    );
+    let (from, until) = (cert.not_before, cert.not_after);
 
     // nDPI: subject and issuer DNs equal (tls.c, processCertificate).
     if !subject.is_empty() && subject == issuer {

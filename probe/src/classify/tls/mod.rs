@@ -25,6 +25,7 @@ pub(crate) mod fingerprint;
 pub(crate) mod hello;
 #[cfg(test)]
 mod tests;
+mod x509;
 
 use super::cursor::Cursor;
 use super::stream::Stream;
@@ -349,7 +350,7 @@ impl Parser {
                 .server_dir
                 .map_or(self.client_dir != Some(dir), |s| s == dir) =>
             {
-                // A certificate x509-parser rejects leaves its fields empty;
+                // A certificate that is not well-formed DER X.509 leaves its fields empty;
                 // the handshake is read all the same.
                 let _ = cert::parse_certificate(msg, out);
                 Step::Finished

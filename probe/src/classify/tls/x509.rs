@@ -342,6 +342,144 @@ mod tests {
         assert_eq!(generalized("20500101000000.Z"), Err(Error::Malformed));
     }
 
+    /// A self-signed certificate made by rcgen.
+    fn made(names: &[&str], from: (i32, u8, u8), until: (i32, u8, u8), org: &str) -> Vec<u8> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CountryName, "IT");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, org);
+        if let Some(cn) = names.first() {
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, cn.as_str());
+        }
+        params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+        params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    /// What x509-parser reads of `der`: validity, the subject's and issuer's
+    /// attributes (OID and value contents) and the DNS names, when it
+    /// accepts the certificate.
+    #[allow(clippy::type_complexity)]
+    fn reference(
+        der: &[u8],
+    ) -> Option<(
+        i64,
+        i64,
+        Vec<(Vec<u8>, Vec<u8>)>,
+        Vec<(Vec<u8>, Vec<u8>)>,
+        Option<Vec<String>>,
+    )> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+        let attributes = |name: &x509_parser::x509::X509Name<'_>| {
+            name.iter_attributes()
+                .map(|a| {
+                    (
+                        a.attr_type().as_bytes().to_vec(),
+                        a.attr_value().data.to_vec(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let dns = match cert.subject_alternative_name() {
+            Ok(Some(san)) => Some(
+                san.value
+                    .general_names
+                    .iter()
+                    .filter_map(|n| match n {
+                        x509_parser::extensions::GeneralName::DNSName(n) => Some((*n).to_owned()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        Some((
+            cert.validity().not_before.timestamp(),
+            cert.validity().not_after.timestamp(),
+            attributes(cert.subject()),
+            attributes(cert.issuer()),
+            dns,
+        ))
+    }
+
+    /// Certificates, whole, cut short and with single bytes changed: when
+    /// both this reader and x509-parser accept one, they read the same
+    /// fields. (They need not accept the same: this reader does not look
+    /// inside keys and signatures, and x509-parser lets wrong tag classes
+    /// pass, such as a context-specific outer SEQUENCE.)
+    #[test]
+    fn fields_read_agree_with_x509_parser() {
+        let certificates = [
+            made(
+                &["example.com", "www.example.com"],
+                (2020, 1, 1),
+                (2030, 6, 30),
+                "Example",
+            ),
+            made(
+                &["*.wild.example"],
+                (1999, 12, 31),
+                (2049, 12, 31),
+                "Wild Card Ltd",
+            ),
+            // After 2049 validity is a GeneralizedTime.
+            made(&["far.example"], (2024, 2, 29), (2060, 1, 1), "Far, Inc."),
+            made(
+                &["10.0.0.1", "ip-and-name.example"],
+                (2021, 3, 4),
+                (2022, 3, 4),
+                "Ünïcode",
+            ),
+        ];
+        let mut compared = 0;
+        for der in &certificates {
+            let ours = parse(der).unwrap();
+            let theirs = reference(der).unwrap();
+            let mut variants: Vec<Vec<u8>> = (0..der.len()).map(|n| der[..n].to_vec()).collect();
+            for at in 0..der.len() {
+                // Not the class and constructed bits: x509-parser reads a
+                // tag by its number alone (extensions tagged 0x23 or 0x83
+                // instead of 0xa3 are still its extensions), this reader by
+                // the whole byte.
+                for flip in [0x01, 0x04, 0x10] {
+                    let mut v = der.clone();
+                    v[at] ^= flip;
+                    variants.push(v);
+                }
+            }
+            assert_eq!((ours.not_before, ours.not_after), (theirs.0, theirs.1));
+            for v in std::iter::once(der.clone()).chain(variants) {
+                if let (Ok(c), Some((from, until, subject, issuer, dns))) =
+                    (parse(&v), reference(&v))
+                {
+                    compared += 1;
+                    assert_eq!((c.not_before, c.not_after), (from, until));
+                    let own = |n: Der<'_>| {
+                        attributes(n)
+                            .map(|(o, v)| (o.to_vec(), v.to_vec()))
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(own(c.subject), subject);
+                    assert_eq!(own(c.issuer), issuer);
+                    let names = c.alt_names.and_then(dns_names);
+                    let names = names.map(|n| n.iter().map(|s| (*s).to_owned()).collect());
+                    assert_eq!(names, dns, "{}", hex::encode(&v));
+                }
+            }
+        }
+        // Changed bytes inside names, times and alternative names keep
+        // both readers going: many more than the four originals compared.
+        assert!(compared > 200, "{compared}");
+    }
+
     #[test]
     fn lengths_must_be_definite_and_minimal() {
         assert!(Der::new(&[0x30, 0x80, 0, 0]).tlv().is_err());

@@ -14,7 +14,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .type_attribute(".sonde.v1", "#[derive(serde::Serialize)]");
+        .type_attribute(".sonde.v1", "#[derive(serde::Serialize)]")
+        // Maps in key order: `read --emit records` prints the same bytes
+        // every run (a HashMap's order changes from run to run).
+        .btree_map(".");
     for field in [
         ".sonde.v1.Endpoint.ip",
         ".sonde.v1.Alert.attacker_ip",

@@ -4,7 +4,7 @@
 
 mod fixtures;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use sonde_common::ecs::{Observer, flow_document};
@@ -331,7 +331,7 @@ fn garbage_input_gives_a_document_without_the_invalid_fields() {
 fn extra_keys_are_sanitized_and_clashes_resolve_the_same_way_every_time() {
     let flow = Flow {
         l7: Some(Box::new(L7 {
-            extra: HashMap::from([
+            extra: BTreeMap::from([
                 ("DHCP.Hostname".into(), "laptop".into()),
                 ("dhcp_hostname".into(), "shadowed".into()),
                 ("dhcp".into(), "kept".into()),

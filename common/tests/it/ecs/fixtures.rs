@@ -2,7 +2,7 @@
 //! risks and TCP analysis, DNS, ICMP, IPv6 HTTP, an interim SSH record) and
 //! one full of invalid values.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sonde_common::ecs::{Observer, flow_document};
@@ -94,7 +94,7 @@ pub(super) fn tls_flow() -> Flow {
                 server_not_after_us: 1_798_761_599_000_000,
                 server_sha1: "9e393d93138888d288266c2d915214d1d1cceb2a".into(),
             }),
-            extra: HashMap::from([("TLS.Grease".into(), "yes".into())]),
+            extra: BTreeMap::from([("TLS.Grease".into(), "yes".into())]),
             ..L7::default()
         })),
         risks: vec![FlowRisk {
@@ -241,7 +241,7 @@ pub(super) fn garbage_flow() -> Flow {
                 status: 70_000,
                 ..HttpInfo::default()
             }),
-            extra: HashMap::from([("..".into(), "x".into()), ("k".into(), String::new())]),
+            extra: BTreeMap::from([("..".into(), "x".into()), ("k".into(), String::new())]),
             ..L7::default()
         })),
         risks: vec![FlowRisk {

@@ -148,8 +148,30 @@ impl<'a> Cursor<'a> {
 }
 
 /// Position of `needle` in `haystack`.
+/// Short needles (the `\r\n` of every header line, `"host_int"`) are found
+/// with memchr on their first byte and a compare at each hit: memmem builds
+/// a searcher on every call, which cost more than the search.
 pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(haystack, needle)
+    let Some((&first, rest)) = needle.split_first() else {
+        return Some(0);
+    };
+    if needle.len() > 16 {
+        return memchr::memmem::find(haystack, needle);
+    }
+    memchr::memchr_iter(first, haystack).find(|&at| {
+        haystack
+            .get(at + 1..at + needle.len())
+            .is_some_and(|w| w == rest)
+    })
+}
+
+/// Whether `s` is an IP address written out (`192.0.2.1`, `2001:db8::1`).
+/// Text with a byte no address has (a host name's letters past `f`, a
+/// hyphen) is turned down before the standard parser runs.
+pub(crate) fn is_ip_text(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
+        && s.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Whether `needle` occurs in `haystack`, ASCII case ignored. Only the
@@ -171,6 +193,48 @@ pub(crate) fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_agrees_with_memmem() {
+        let hay = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\"host_int\" xx\r";
+        for needle in [
+            &b""[..],
+            b"\r\n",
+            b"\r\n\r\n",
+            b"\r",
+            b"G",
+            b"\"host_int\"",
+            b"nope",
+            b"xx\r",
+            b"xx\r\n",
+            b"HTTP/1.1\r\nHost: a\r\n\r",
+        ] {
+            for start in 0..hay.len() {
+                let h = &hay[start..];
+                assert_eq!(find(h, needle), memchr::memmem::find(h, needle));
+            }
+        }
+    }
+
+    #[test]
+    fn is_ip_text_agrees_with_the_parser() {
+        for s in [
+            "",
+            "1.2.3.4",
+            "::1",
+            "::ffff:1.2.3.4",
+            "fe80::1",
+            "1.2.3",
+            "abc",
+            "a.b",
+            "example.com",
+            "2001:db8::g",
+            "1.2.3.4:80",
+            "[::1]",
+        ] {
+            assert_eq!(is_ip_text(s), s.parse::<std::net::IpAddr>().is_ok(), "{s}");
+        }
+    }
 
     #[test]
     fn contains_ci_agrees_with_comparing_every_window() {

@@ -147,7 +147,7 @@ fn cert_domains(subject: &str) -> impl Iterator<Item = &str> {
         .split(',')
         .filter_map(|rdn| rdn.split_once('=').map(|(_, v)| v.trim()))
         .map(|v| v.trim_start_matches("*."))
-        .filter(|v| v.contains('.') && v.parse::<IpAddr>().is_err())
+        .filter(|v| v.contains('.') && !super::cursor::is_ip_text(v))
 }
 
 /// Risks of the flow's shape: TCP scans and refusals, one-way traffic.
@@ -196,7 +196,7 @@ fn host_risks(protocol: Protocol, host: &str, risks: &mut Risks) {
         .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
         .map_or(host, |(h, _)| h);
     let bare = bare.trim_start_matches('[').trim_end_matches(']');
-    if names_a_host && (bare.parse::<IpAddr>().is_ok() || host.parse::<IpAddr>().is_ok()) {
+    if names_a_host && (super::cursor::is_ip_text(bare) || super::cursor::is_ip_text(host)) {
         risks.set_with(Risk::NumericIpHost, host);
     } else if matches!(
         protocol,

@@ -70,7 +70,7 @@ const SECOND_LEVEL: &[&str] = &[
 /// Whether a domain name looks machine-generated (a DGA).
 pub(crate) fn suspicious(name: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    if name.parse::<std::net::IpAddr>().is_ok()
+    if crate::classify::cursor::is_ip_text(&name)
         || name.ends_with(".arpa")
         || name.ends_with(".local")
     {

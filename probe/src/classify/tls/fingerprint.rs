@@ -36,10 +36,22 @@ fn md5_hex(text: &str) -> String {
 
 /// `v` in decimal.
 fn push_decimal(out: &mut String, v: u16) {
-    if v >= 10 {
-        push_decimal(out, v / 10);
+    let mut digits = [0u8; 5];
+    let mut n = 0;
+    let mut v = v;
+    loop {
+        if let Some(d) = digits.get_mut(n) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
     }
-    out.push(char::from(b'0' + (v % 10) as u8));
+    for d in digits.iter().take(n).rev() {
+        out.push(char::from(*d));
+    }
 }
 
 /// `v` as four lowercase hex digits.

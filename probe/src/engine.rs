@@ -61,15 +61,14 @@ impl Engine {
     pub fn packet(&mut self, packet: &Packet<'_>, out: &mut Vec<v1::Flow>) {
         self.counters.packets += 1;
         self.counters.bytes += u64::from(packet.wire_len);
-        let mut decoded = match decode::decode(self.link, packet.data) {
-            Ok(d) => d,
-            Err(skip) => {
-                self.count_skip(skip);
-                // Time still moves on for expiry.
-                self.table.advance(packet.ts_us, out);
-                return;
-            }
-        };
+        let mut decoded = decode::Decoded::empty();
+        // Decoded into a local rather than returned: see `decode_into`.
+        if let Err(skip) = decode::decode_into(self.link, packet.data, &mut decoded) {
+            self.count_skip(skip);
+            // Time still moves on for expiry.
+            self.table.advance(packet.ts_us, out);
+            return;
+        }
         match self.fragments.observe(&mut decoded, packet.ts_us) {
             Attribution::Whole => {}
             Attribution::Attributed => self.counters.fragments_attributed += 1,

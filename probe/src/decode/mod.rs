@@ -147,24 +147,49 @@ impl Skip {
 // returned through memory and copied (a store-forwarding stall per packet).
 #[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
+    let mut packet = Decoded::empty();
+    decode_into(link, frame, &mut packet)?;
+    Ok(packet)
+}
+
+/// [`decode`] into a `Decoded` the caller holds (every field written). The
+/// engine's per-packet path: a `Decoded` returned by value was copied out
+/// right after its addresses were stored, in wider loads than the stores,
+/// and those store-to-load forwarding stalls showed as hot spots.
+pub fn decode_into<'a>(
+    link: LinkType,
+    frame: &'a [u8],
+    packet: &mut Decoded<'a>,
+) -> Result<(), Skip> {
     let l2 = link::parse(link, frame)?;
-    let mut packet = Decoded {
+    *packet = Decoded {
         vlan: l2.vlan,
         src_mac: l2.src_mac,
         dst_mac: l2.dst_mac,
-        src: IpAddr::from([0, 0, 0, 0]),
-        dst: IpAddr::from([0, 0, 0, 0]),
-        proto: 0,
-        src_port: 0,
-        dst_port: 0,
-        ip_len: 0,
-        payload_len: 0,
-        tcp: None,
-        fragment: Fragment::None,
-        payload: &[],
+        ..Decoded::empty()
     };
-    decode_ip_at(l2.ip, 0, &mut packet)?;
-    Ok(packet)
+    decode_ip_at(l2.ip, 0, packet)
+}
+
+impl Decoded<'_> {
+    /// No packet: unspecified IPv4 addresses, zeros, no payload.
+    pub fn empty() -> Self {
+        Decoded {
+            vlan: 0,
+            src_mac: None,
+            dst_mac: None,
+            src: IpAddr::from([0, 0, 0, 0]),
+            dst: IpAddr::from([0, 0, 0, 0]),
+            proto: 0,
+            src_port: 0,
+            dst_port: 0,
+            ip_len: 0,
+            payload_len: 0,
+            tcp: None,
+            fragment: Fragment::None,
+            payload: &[],
+        }
+    }
 }
 
 /// IP-in-IP tunnels opened inside one another at most.

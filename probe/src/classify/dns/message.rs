@@ -215,7 +215,12 @@ pub(super) fn data_text(msg: &[u8], r: &Record<'_>) -> String {
     };
     match (r.rtype, r.data.len()) {
         (1, 4) => <[u8; 4]>::try_from(r.data)
-            .map(|a| Ipv4Addr::from(a).to_string())
+            .map(|a| {
+                // Sized once: `to_string` grew the string twice per address.
+                let mut s = String::with_capacity(15);
+                let _ = write!(s, "{}", Ipv4Addr::from(a));
+                s
+            })
             .unwrap_or_default(),
         (28, 16) => <[u8; 16]>::try_from(r.data)
             .map(|a| Ipv6Addr::from(a).to_string())

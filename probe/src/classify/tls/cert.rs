@@ -112,7 +112,7 @@ pub(crate) fn parse_certificate(msg: &[u8], out: &mut Findings) -> Result<()> {
     tls.server_issuer = issuer.clone();
     tls.server_not_before_us = micros(cert.not_before);
     tls.server_not_after_us = micros(cert.not_after);
-    tls.server_sha1 = hex::encode(sha1);
+    tls.server_sha1 = super::fingerprint::hex(&sha1);
     let sni = tls.sni.clone();
     let (from, until) = (cert.not_before, cert.not_after);
 

@@ -27,7 +27,19 @@ pub(crate) struct ClientFields<'a> {
 }
 
 fn md5_hex(text: &str) -> String {
-    hex::encode(Md5::digest(text.as_bytes()))
+    hex(&Md5::digest(text.as_bytes()))
+}
+
+/// `bytes` as lowercase hex, into a string sized once (`hex::encode`
+/// collects chars one by one, growing the string as it goes).
+pub(super) fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 // The fingerprint texts are written digit by digit rather than with
@@ -106,9 +118,7 @@ fn sha256_12(text: &str) -> String {
         return "000000000000".to_owned();
     }
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    let mut h = hex::encode(digest.as_ref());
-    h.truncate(12);
-    h
+    hex(digest.as_ref().get(..6).unwrap_or_default())
 }
 
 /// `0a0b,0c0d` of the non-GREASE values, as four lowercase hex digits each.
@@ -203,6 +213,13 @@ pub(crate) fn ja4(c: &ClientFields<'_>, carrier: Carrier) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_agrees_with_the_hex_crate() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(hex(&all), hex::encode(&all));
+        assert_eq!(hex(&[]), "");
+    }
 
     #[test]
     fn ja4_alpn_uses_first_and_last_characters() {

@@ -226,23 +226,21 @@ impl<'a> Doc<'a> {
 
     /// Appends the document as compact JSON to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        if self
-            .fields
-            .iter()
-            .all(|(path, _)| matches!(path, Cow::Borrowed(_)))
-        {
-            PLANS.with_borrow_mut(|plans| plans.get_or_insert(self).write(&self.fields, out));
-        } else {
-            self.plan().write(&self.fields, out);
-        }
+        PLANS.with_borrow_mut(|plans| match plans.get_or_insert(self) {
+            Some(plan) => plan.write(&self.fields, out),
+            // A path made at run time: no shape to cache it by.
+            None => self.plan().write(&self.fields, out),
+        });
     }
 
-    /// The paths as addresses and lengths (of static strings): two documents
-    /// with the same shape have the same plan.
-    fn shape(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.fields
-            .iter()
-            .map(|(path, _)| (path.as_ptr() as usize, path.len()))
+    /// The paths as addresses and lengths of static strings (None for a
+    /// path made at run time): two documents with the same shape have the
+    /// same plan.
+    fn shape(&self) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
+        self.fields.iter().map(|(path, _)| match path {
+            Cow::Borrowed(p) => Some((p.as_ptr() as usize, p.len())),
+            Cow::Owned(_) => None,
+        })
     }
 
     /// How to write this document: the fields in output order, each with
@@ -446,35 +444,42 @@ struct Plans {
 const MAX_PLANS: usize = 512;
 
 impl Plans {
-    /// The plan of documents shaped like `doc` (whose paths are all static).
-    fn get_or_insert(&mut self, doc: &Doc<'_>) -> &Plan {
-        let hash = shape_hash(&self.hasher, doc.shape());
-        let same = |(shape, _): &(Vec<(usize, usize)>, Plan)| shape.iter().copied().eq(doc.shape());
+    /// The plan of documents shaped like `doc`; None when a path is not
+    /// static.
+    fn get_or_insert(&mut self, doc: &Doc<'_>) -> Option<&Plan> {
+        let hash = shape_hash(&self.hasher, doc.shape())?;
+        let same = |(shape, _): &(Vec<(usize, usize)>, Plan)| {
+            shape.iter().copied().map(Some).eq(doc.shape())
+        };
         if self.by_shape.len() >= MAX_PLANS && self.by_shape.find(hash, same).is_none() {
             self.by_shape.clear();
         }
         let hasher = &self.hasher;
         let entry = self.by_shape.entry(hash, same, |(shape, _)| {
-            shape_hash(hasher, shape.iter().copied())
+            shape_hash(hasher, shape.iter().copied().map(Some)).unwrap_or_default()
         });
-        &entry
-            .or_insert_with(|| (doc.shape().collect(), doc.plan()))
-            .into_mut()
-            .1
+        Some(
+            &entry
+                .or_insert_with(|| (doc.shape().flatten().collect(), doc.plan()))
+                .into_mut()
+                .1,
+        )
     }
 }
 
+/// The hash of a shape; None when a path is not static.
 fn shape_hash(
     hasher: &hashbrown::DefaultHashBuilder,
-    shape: impl Iterator<Item = (usize, usize)>,
-) -> u64 {
+    shape: impl Iterator<Item = Option<(usize, usize)>>,
+) -> Option<u64> {
     use std::hash::{BuildHasher as _, Hasher as _};
     let mut h = hasher.build_hasher();
-    for (at, len) in shape {
+    for path in shape {
+        let (at, len) = path?;
         h.write_usize(at);
         h.write_usize(len);
     }
-    h.finish()
+    Some(h.finish())
 }
 
 thread_local! {
@@ -532,29 +537,27 @@ fn write_leaf(out: &mut Vec<u8>, leaf: &Leaf<'_>) {
             Ok(())
         }
         Leaf::Strs(items) => {
-            out.push(b'[');
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                write_str(out, item);
-            }
-            out.push(b']');
+            write_array(out, items, |out, item| write_str(out, item));
             Ok(())
         }
         Leaf::List(items) => {
-            out.push(b'[');
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                write_leaf(out, item);
-            }
-            out.push(b']');
+            write_array(out, items, write_leaf);
             Ok(())
         }
         Leaf::Json(value) => serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from),
     };
+}
+
+/// `[a,b,…]`, each item written by `write`.
+fn write_array<T>(out: &mut Vec<u8>, items: &[T], mut write: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write(out, item);
+    }
+    out.push(b']');
 }
 
 fn leaf_value(leaf: Leaf<'_>) -> Value {

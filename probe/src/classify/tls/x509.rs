@@ -12,7 +12,8 @@
 //! valid calendar values. It does not look inside the serial number,
 //! algorithm identifiers, public key or signature.
 
-use super::super::cursor::{Error, Result};
+use super::super::ber::{self, SEQUENCE};
+use super::super::cursor::{Cursor, Error, Result};
 
 /// One DER element: its tag byte and content.
 #[derive(Clone, Copy, Debug)]
@@ -40,37 +41,14 @@ impl<'a> Der<'a> {
         self.rest.first().copied()
     }
 
-    /// X.690 §8.1: identifier, length (§8.1.3; DER: definite, minimal),
-    /// content. Tags above 30 (multi-byte identifiers) do not occur in the
-    /// fields read here.
+    /// X.690 §8.1: identifier, length (DER: definite, minimal, read by
+    /// [`ber::der_header`]), content. Tags above 30 (multi-byte
+    /// identifiers) do not occur in the fields read here.
     fn tlv(&mut self) -> Result<Tlv<'a>> {
-        let (&tag, rest) = self.rest.split_first().ok_or(Error::Truncated)?;
-        if tag & 0x1f == 0x1f {
-            return Err(Error::Malformed);
-        }
-        let (&first, mut rest) = rest.split_first().ok_or(Error::Truncated)?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let n = usize::from(first & 0x7f);
-            // 0x80 is the indefinite form, which DER forbids; more than four
-            // length bytes cannot describe a TLS message's content.
-            if n == 0 || n > 4 {
-                return Err(Error::Malformed);
-            }
-            let bytes = rest.get(..n).ok_or(Error::Truncated)?;
-            rest = rest.get(n..).ok_or(Error::Truncated)?;
-            let len = bytes
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            // DER: the long form only from 128, without leading zeros.
-            if len < 0x80 || bytes.first() == Some(&0) {
-                return Err(Error::Malformed);
-            }
-            len
-        };
-        let content = rest.get(..len).ok_or(Error::Truncated)?;
-        self.rest = rest.get(len..).ok_or(Error::Truncated)?;
+        let mut c = Cursor::new(self.rest);
+        let (tag, len) = ber::der_header(&mut c)?;
+        let content = c.take(len)?;
+        self.rest = c.peek_rest();
         Ok(Tlv { tag, content })
     }
 
@@ -94,7 +72,6 @@ impl<'a> Der<'a> {
     }
 }
 
-const SEQUENCE: u8 = 0x30;
 const SET: u8 = 0x31;
 const OID: u8 = 0x06;
 
@@ -342,26 +319,8 @@ mod tests {
         assert_eq!(generalized("20500101000000.Z"), Err(Error::Malformed));
     }
 
-    /// A self-signed certificate made by rcgen.
     fn made(names: &[&str], from: (i32, u8, u8), until: (i32, u8, u8), org: &str) -> Vec<u8> {
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CountryName, "IT");
-        params
-            .distinguished_name
-            .push(rcgen::DnType::OrganizationName, org);
-        if let Some(cn) = names.first() {
-            params
-                .distinguished_name
-                .push(rcgen::DnType::CommonName, cn.as_str());
-        }
-        params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
-        params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
-        let key = rcgen::KeyPair::generate().unwrap();
-        params.self_signed(&key).unwrap().der().to_vec()
+        crate::classify::tls::tests::crafted::self_signed(names, from, until, Some(org))
     }
 
     /// What x509-parser reads of `der`: validity, the subject's and issuer's

@@ -172,9 +172,14 @@ fn a_cleartext_fatal_alert_is_a_risk() {
     assert_eq!(risk_info(&out, Risk::TlsFatalAlert), Some("Alert 40"));
 }
 
-/// A Certificate handshake message carrying one self-signed certificate
-/// for `names` (CN = the first), valid between the two dates.
-fn certificate(names: &[&str], from: (i32, u8, u8), until: (i32, u8, u8)) -> Vec<u8> {
+/// A self-signed certificate (DER) for `names` (subject C = IT, O = `org`
+/// when given, CN = the first name), valid between the two dates.
+pub(in crate::classify::tls) fn self_signed(
+    names: &[&str],
+    from: (i32, u8, u8),
+    until: (i32, u8, u8),
+    org: Option<&str>,
+) -> Vec<u8> {
     let mut params =
         rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
             .unwrap();
@@ -182,13 +187,24 @@ fn certificate(names: &[&str], from: (i32, u8, u8), until: (i32, u8, u8)) -> Vec
     params
         .distinguished_name
         .push(rcgen::DnType::CountryName, "IT");
+    if let Some(org) = org {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, org);
+    }
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, names[0]);
     params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
     params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
     let key = rcgen::KeyPair::generate().unwrap();
-    let der = params.self_signed(&key).unwrap().der().to_vec();
+    params.self_signed(&key).unwrap().der().to_vec()
+}
+
+/// A Certificate handshake message carrying one self-signed certificate
+/// for `names` (CN = the first), valid between the two dates.
+fn certificate(names: &[&str], from: (i32, u8, u8), until: (i32, u8, u8)) -> Vec<u8> {
+    let der = self_signed(names, from, until, None);
     let u24 = |n: usize| [(n >> 16) as u8, (n >> 8) as u8, n as u8];
     let mut list = u24(der.len()).to_vec();
     list.extend(&der);

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod captures;
-mod crafted;
+pub(super) mod crafted;
 mod segments;
 
 use sonde_proto::v1;

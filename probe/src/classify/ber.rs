@@ -14,37 +14,26 @@ pub(crate) const OCTET_STRING: u8 = 0x04;
 /// A tag and its declared content length; the content itself may not be
 /// there yet (a probe looks at the first bytes only).
 pub(crate) fn header(c: &mut Cursor<'_>) -> Result<(u8, usize)> {
-    header_of(c).map(|(tag, len, _)| (tag, len))
-}
-
-/// [`header`] as DER writes it (X.690 §10.1): the long form only for
-/// lengths from 128, without leading zero bytes.
-pub(crate) fn der_header(c: &mut Cursor<'_>) -> Result<(u8, usize)> {
-    match header_of(c)? {
-        (_, len, Some(first)) if len < 0x80 || first == 0 => Err(Error::Malformed),
-        (tag, len, _) => Ok((tag, len)),
-    }
-}
-
-/// Tag, length and, for the long form, the first length byte.
-fn header_of(c: &mut Cursor<'_>) -> Result<(u8, usize, Option<u8>)> {
     let tag = c.u8()?;
     // High tag numbers (X.690 §8.1.2.4) are not used by these protocols.
     if tag & 0x1f == 0x1f {
         return Err(Error::Malformed);
     }
     let first = c.u8()?;
-    match first {
-        0..=0x7f => Ok((tag, usize::from(first), None)),
+    let len = match first {
+        0..=0x7f => usize::from(first),
         // X.690 §8.1.3.5; 0x80 is the indefinite form, not allowed in DER
         // and not used here.
         0x81..=0x84 => {
-            let bytes = c.take(usize::from(first & 0x7f))?;
-            let len = bytes.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b));
-            Ok((tag, len, bytes.first().copied()))
+            let mut n = 0usize;
+            for b in c.take(usize::from(first & 0x7f))? {
+                n = (n << 8) | usize::from(*b);
+            }
+            n
         }
-        _ => Err(Error::Malformed),
-    }
+        _ => return Err(Error::Malformed),
+    };
+    Ok((tag, len))
 }
 
 /// A whole TLV: its tag and a cursor over its content.
